@@ -1,0 +1,241 @@
+"""Every op's backward against central differences, over hypothesis-drawn shapes and values.
+
+Float64, eps 1e-6, rtol 1e-4 / atol 1e-6. `gradcheck` compares whole Jacobians, which holds
+every vector–Jacobian product at once (a random output gradient included); the test below
+`test_vjp_with_random_output_gradient` does the VJP form of the recipe explicitly too.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from tinygrad_edu import Tensor, gradcheck
+from tinygrad_edu import functional as F
+from tinygrad_edu.testing import (
+    broadcastable_shapes,
+    matmul_shapes,
+    shapes,
+    tensor_pairs,
+    tensors,
+)
+
+TIGHT = {"eps": 1e-6, "rtol": 1e-4, "atol": 1e-6}
+
+
+def check(fn, *inputs):
+    assert gradcheck(fn, list(inputs), **TIGHT)
+
+
+def far_from(x: Tensor, value: float, margin: float = 1e-3) -> bool:
+    return bool(np.all(np.abs(x.data - value) > margin))
+
+
+# --- elementwise binary ops, with broadcasting ------------------------------------------
+BINARY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+}
+
+
+@pytest.mark.parametrize("name", BINARY)
+@given(pair=tensor_pairs(broadcastable_shapes()))
+def test_binary_op_with_broadcasting(name, pair):
+    a, b = pair
+    if name == "div":
+        assume(far_from(b, 0.0, 0.1))
+    check(BINARY[name], a, b)
+
+
+@given(pair=tensor_pairs(broadcastable_shapes(), min_value=0.2, max_value=3.0))
+def test_pow_tensor_exponent(pair):
+    base, exponent = pair
+    check(lambda a, b: a ** b, base, exponent)
+
+
+@pytest.mark.parametrize("exponent", [2, 3, 0.5, -1.5])
+@given(x=tensors(min_value=0.2, max_value=4.0))
+def test_pow_number_exponent(exponent, x):
+    check(lambda t: t ** exponent, x)
+
+
+@given(x=tensors())
+def test_numbers_on_either_side(x):
+    assume(far_from(x, 0.0, 0.1))
+    check(lambda t: 3.0 - t * 2.0 + 1.5 / t + (t + 4.0) / 2.0 - (-t), x)
+    check(lambda t: 2.0 ** (t / 5.0), x)
+
+
+@given(x=tensors())
+def test_numpy_arrays_on_either_side(x):
+    constant = np.linspace(-1.0, 2.0, x.shape[-1])
+    check(lambda t: constant * t + t * constant - constant / (t * t + 1.0) + (t - constant), x)
+
+
+# --- unary ops --------------------------------------------------------------------------
+@given(x=tensors())
+def test_sigmoid(x):
+    check(lambda t: t.sigmoid(), x)
+
+
+@given(x=tensors())
+def test_tanh(x):
+    check(lambda t: t.tanh(), x)
+
+
+@given(x=tensors())
+def test_relu_away_from_kink(x):
+    assume(far_from(x, 0.0))
+    check(lambda t: t.relu(), x)
+
+
+@given(x=tensors())
+def test_exp(x):
+    check(lambda t: t.exp(), x)
+
+
+@given(x=tensors(min_value=0.05, max_value=5.0))
+def test_log_away_from_pole(x):
+    check(lambda t: t.log(), x)
+
+
+@given(x=tensors())
+def test_neg(x):
+    check(lambda t: -t, x)
+
+
+# --- matrix products --------------------------------------------------------------------
+@given(pair=tensor_pairs(matmul_shapes()))
+def test_matmul_all_shape_kinds(pair):
+    a, b = pair
+    check(lambda x, y: x @ y, a, b)
+
+
+@given(x=tensors(shapes(2, 3)), data=st.data())
+def test_linear_op(x, data):
+    outputs = data.draw(st.integers(1, 4))
+    weight = data.draw(tensors((outputs, x.shape[-1])))
+    bias = data.draw(tensors((outputs,)))
+    check(lambda a, w, b: F.linear(a, w, b), x, weight, bias)
+    check(lambda a, w: F.linear(a, w), x, weight)
+
+
+# --- reductions -------------------------------------------------------------------------
+def axes_for(x: Tensor):
+    return st.one_of(st.none(), st.integers(-x.ndim, x.ndim - 1))
+
+
+@given(x=tensors(), data=st.data())
+def test_sum(x, data):
+    axis, keepdims = data.draw(axes_for(x)), data.draw(st.booleans())
+    check(lambda t: t.sum(axis=axis, keepdims=keepdims), x)
+
+
+@given(x=tensors(shapes(2, 3)))
+def test_sum_over_several_axes(x):
+    check(lambda t: t.sum(axis=(0, -1)), x)
+
+
+@given(x=tensors(), data=st.data())
+def test_mean(x, data):
+    axis, keepdims = data.draw(axes_for(x)), data.draw(st.booleans())
+    check(lambda t: t.mean(axis=axis, keepdims=keepdims), x)
+
+
+@given(x=tensors(), data=st.data())
+def test_max_without_ties(x, data):
+    axis, keepdims = data.draw(axes_for(x)), data.draw(st.booleans())
+    top = np.max(x.data, axis=axis, keepdims=True)
+    assume(np.all(np.sum(x.data == top, axis=axis) == 1))  # a tie is a kink
+    runner_up = np.where(x.data == top, -np.inf, x.data).max(axis=axis, keepdims=True)
+    assume(np.all(top - runner_up > 1e-3))  # and so is a near-tie, for central differences
+    check(lambda t: t.max(axis=axis, keepdims=keepdims), x)
+
+
+@given(x=tensors(), data=st.data())
+def test_softmax_and_log_softmax(x, data):
+    axis = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    check(lambda t: t.softmax(axis=axis), x)
+    check(lambda t: t.log_softmax(axis=axis), x)
+
+
+@given(pair=tensor_pairs(shapes().map(lambda s: (s, s))))
+def test_mse_loss(pair):
+    prediction, target = pair
+    check(lambda p, y: F.mse_loss(p, y), prediction, target)
+    check(lambda p, y: F.mse_loss(p, y, reduction="sum"), prediction, target)
+
+
+# --- shape ops and indexing -------------------------------------------------------------
+@given(x=tensors())
+def test_reshape_and_flatten(x):
+    check(lambda t: t.reshape(-1), x)
+    check(lambda t: t.reshape(x.shape[::-1]), x)
+    check(lambda t: t.flatten(), x)
+
+
+@given(x=tensors(shapes(2, 3)), data=st.data())
+def test_transpose_permute_and_dot_t(x, data):
+    order = data.draw(st.permutations(range(x.ndim)))
+    check(lambda t: t.permute(*order), x)
+    check(lambda t: t.T, x)
+    check(lambda t: t.transpose(0, -1), x)
+
+
+@given(x=tensors(), data=st.data())
+def test_indexing_with_slices(x, data):
+    stop = data.draw(st.integers(1, x.shape[0]))
+    step = data.draw(st.integers(1, 2))
+    check(lambda t: t[:stop:step], x)
+    check(lambda t: t[..., -1], x)
+
+
+@given(x=tensors(), data=st.data())
+def test_indexing_with_repeated_integer_arrays(x, data):
+    index = data.draw(st.lists(st.integers(0, x.shape[0] - 1), min_size=1, max_size=6))
+    check(lambda t: t[np.array(index)], x)  # repeats add up in the gradient
+
+
+@given(x=tensors(shapes(2, 2)), data=st.data())
+def test_indexing_with_a_pair_of_integer_arrays(x, data):
+    rows = data.draw(st.lists(st.integers(0, x.shape[0] - 1), min_size=1, max_size=5))
+    columns = [r % x.shape[1] for r in rows]
+    check(lambda t: t[np.array(rows), np.array(columns)], x)
+
+
+# --- compositions -----------------------------------------------------------------------
+@given(x=tensors(shapes(2, 2)), data=st.data())
+def test_small_network(x, data):
+    w = data.draw(tensors((3, x.shape[-1])))
+    b = data.draw(tensors((3,)))
+    check(lambda a, w_, b_: ((a @ w_.T + b_).sigmoid() * 2).tanh().mean(), x, w, b)
+
+
+@given(x=tensors(), seed=st.integers(0, 2**32 - 1))
+def test_vjp_with_random_output_gradient(x, seed):
+    """The recipe's own form: backward(v) against central differences of v·f(x)."""
+    v = np.random.default_rng(seed).standard_normal(x.shape)
+    f = lambda t: (t * t).sigmoid() * t.tanh()  # noqa: E731
+    f(x).backward(v)
+    eps = 1e-6
+    numeric = np.zeros(x.shape)
+    for index in np.ndindex(x.shape):
+        saved = x.data[index]
+        x.data[index] = saved + eps
+        plus = np.vdot(v, f(x).data)
+        x.data[index] = saved - eps
+        minus = np.vdot(v, f(x).data)
+        x.data[index] = saved
+        numeric[index] = (plus - minus) / (2 * eps)
+    np.testing.assert_allclose(x.grad.data, numeric, rtol=1e-4, atol=1e-6)
+
+
+@given(x=tensors())
+def test_gradient_has_input_shape_and_dtype(x):
+    for dtype in (np.float32, np.float64):
+        t = Tensor(x.data.astype(dtype), requires_grad=True)
+        ((t.sigmoid() * 3).sum() + t.max()).backward()
+        assert t.grad.shape == t.shape
+        assert t.grad.dtype == dtype

@@ -1,0 +1,22 @@
+"""tinygrad_edu: a small reverse-mode autodiff framework on numpy, written to be read.
+
+    from tinygrad_edu import Tensor
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    x.grad  # tensor([2., 4.])
+"""
+
+from tinygrad_edu.gradcheck import (
+    GradcheckError,
+    gradcheck,
+    gradgradcheck,
+    jacobian,
+    numeric_jacobian,
+)
+from tinygrad_edu.tensor import Function, Tensor, enable_grad, grad, is_grad_enabled, no_grad
+
+__version__ = "0.1.0"
+
+__all__ = ["Function", "GradcheckError", "Tensor", "enable_grad", "grad", "gradcheck",
+           "gradgradcheck", "is_grad_enabled", "jacobian", "no_grad", "numeric_jacobian"]

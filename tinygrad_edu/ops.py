@@ -1,0 +1,407 @@
+"""Every differentiable op: one class each, its forward and its gradient side by side.
+
+Notation: an op computes `out` from its inputs; `grad` is ∂C/∂out, the gradient of the final
+result C (usually the cost) with respect to that output. `backward` returns ∂C/∂input for
+each input: the chain rule, ∂C/∂x = ∂C/∂out · ∂out/∂x, one link at a time.
+
+Each backward is written once and runs on two kinds of values: numpy arrays in a plain
+`backward()` (fast, builds nothing), and Tensors under `backward(create_graph=True)`, where
+the gradient computation is itself recorded so it can be differentiated again. That works
+because the formulas use only operators, `.T`, `.reshape`, `.sum` and the helpers below,
+which both kinds of value understand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.tensor import Function, Tensor
+
+# ----------------------------------------------------------------------------------------
+# Helpers the gradients share (each works on numpy arrays and on Tensors)
+# ----------------------------------------------------------------------------------------
+
+
+def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Undo broadcasting: sum `grad` over the axes numpy stretched to reach its shape.
+
+    If x of shape (3,) was broadcast against (2, 3), each x[j] was used twice, so its
+    gradient is the sum of both uses: sum over the new leading axis. Axes of size 1 that
+    were stretched are summed too, keeping the axis. Every op with broadcasting uses this.
+    """
+    if grad.shape == shape:
+        return grad
+    new_axes = grad.ndim - len(shape)
+    stretched = tuple(new_axes + i for i, n in enumerate(shape)
+                      if n == 1 and grad.shape[new_axes + i] != 1)
+    summed = grad.sum(axis=tuple(range(new_axes)) + stretched, keepdims=True)
+    return summed.reshape(shape)
+
+
+def expand(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Broadcast `grad` to `shape` (the gradient of a sum copies back to every element)."""
+    if isinstance(grad, Tensor):
+        return Expand.apply(grad, shape=shape)
+    return np.broadcast_to(grad, shape)
+
+
+def exp(value: Any) -> Any:
+    """e^value for an array or a Tensor."""
+    return value.exp() if isinstance(value, Tensor) else np.exp(value)
+
+
+def log(value: Any) -> Any:
+    """ln(value) for an array or a Tensor."""
+    return value.log() if isinstance(value, Tensor) else np.log(value)
+
+
+def scatter_add(grad: Any, index: Any, shape: tuple[int, ...]) -> Any:
+    """A zero array of `shape` with `grad` added at `index`; repeated indices add up."""
+    if isinstance(grad, Tensor):
+        return IndexAdd.apply(grad, index=index, shape=shape)
+    full = np.zeros(shape, grad.dtype)
+    np.add.at(full, index, grad)
+    return full
+
+
+def _reduced_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
+    """The shape of a reduction over `axis` with keepdims=True."""
+    axes = range(len(shape)) if axis is None else np.atleast_1d(axis) % max(len(shape), 1)
+    return tuple(1 if i in set(axes) else n for i, n in enumerate(shape))
+
+
+# ----------------------------------------------------------------------------------------
+# Elementwise arithmetic (numpy broadcasting; gradients summed back with sum_to_shape)
+# ----------------------------------------------------------------------------------------
+
+
+class Add(Function):
+    def forward(self, x, y):
+        return x + y
+
+    # ∂(x + y)/∂x = 1, ∂(x + y)/∂y = 1
+    def backward(self, grad, out, x, y):
+        return sum_to_shape(grad, x.shape), sum_to_shape(grad, y.shape)
+
+
+class Sub(Function):
+    def forward(self, x, y):
+        return x - y
+
+    # ∂(x − y)/∂x = 1, ∂(x − y)/∂y = −1
+    def backward(self, grad, out, x, y):
+        dy = sum_to_shape(-grad, y.shape) if self.needs_input_grad[1] else None
+        return sum_to_shape(grad, x.shape), dy
+
+
+class Mul(Function):
+    def forward(self, x, y):
+        return x * y
+
+    # ∂(x·y)/∂x = y, ∂(x·y)/∂y = x
+    def backward(self, grad, out, x, y):
+        dx = sum_to_shape(grad * y, x.shape) if self.needs_input_grad[0] else None
+        dy = sum_to_shape(grad * x, y.shape) if self.needs_input_grad[1] else None
+        return dx, dy
+
+
+class Div(Function):
+    def forward(self, x, y):
+        return x / y
+
+    # ∂(x/y)/∂x = 1/y, ∂(x/y)/∂y = −x/y²
+    def backward(self, grad, out, x, y):
+        dx = sum_to_shape(grad / y, x.shape) if self.needs_input_grad[0] else None
+        dy = sum_to_shape(-grad * x / (y * y), y.shape) if self.needs_input_grad[1] else None
+        return dx, dy
+
+
+class Pow(Function):
+    def forward(self, x, y):
+        return x ** y
+
+    # ∂(xʸ)/∂x = y·xʸ⁻¹, ∂(xʸ)/∂y = xʸ·ln x (defined for x > 0)
+    def backward(self, grad, out, x, y):
+        dx = sum_to_shape(grad * y * x ** (y - 1), x.shape) if self.needs_input_grad[0] else None
+        dy = sum_to_shape(grad * out * log(x), y.shape) if self.needs_input_grad[1] else None
+        return dx, dy
+
+
+class Neg(Function):
+    def forward(self, x):
+        return -x
+
+    # ∂(−x)/∂x = −1
+    def backward(self, grad, out, x):
+        return -grad
+
+
+class Cast(Function):
+    def forward(self, x, dtype):
+        return x.astype(dtype)
+
+    # the values pass through unchanged; only the gradient goes back to the input's dtype
+    def backward(self, grad, out, x):
+        return grad.to(x.dtype) if isinstance(grad, Tensor) else grad.astype(x.dtype)
+
+
+# ----------------------------------------------------------------------------------------
+# Activations and other elementwise functions
+# ----------------------------------------------------------------------------------------
+
+
+class Sigmoid(Function):
+    # σ(z) = 1 / (1 + e⁻ᶻ), computed as ½(1 + tanh(z/2)), the same function: tanh never
+    # overflows, so z = ±1e4 gives 0 and 1 without warnings, and it is one fast ufunc.
+    # (Outputs below ~1e-8 round to 0 in float32; the gradient there is ~0 either way.)
+    def forward(self, z):
+        return 0.5 * np.tanh(0.5 * z) + 0.5
+
+    # dσ/dz = σ(z)(1 − σ(z)), from the saved output: no second exp
+    def backward(self, grad, out, z):
+        return grad * out * (1 - out)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        return np.tanh(x)
+
+    # d tanh(x)/dx = 1 − tanh²(x), from the saved output
+    def backward(self, grad, out, x):
+        return grad * (1 - out * out)
+
+
+class ReLU(Function):
+    def forward(self, x):
+        self.positive = x > 0
+        return x * self.positive
+
+    # d relu(x)/dx = 1 where x > 0, else 0 (we take 0 at the kink x = 0, as PyTorch)
+    def backward(self, grad, out, x):
+        return grad * self.positive
+
+
+class Exp(Function):
+    def forward(self, x):
+        return np.exp(x)
+
+    # d eˣ/dx = eˣ, the saved output
+    def backward(self, grad, out, x):
+        return grad * out
+
+
+class Log(Function):
+    def forward(self, x):
+        return np.log(x)
+
+    # d ln x/dx = 1/x
+    def backward(self, grad, out, x):
+        return grad / x
+
+
+# ----------------------------------------------------------------------------------------
+# Matrix products
+# ----------------------------------------------------------------------------------------
+
+
+def _matmul_shape_check(op: str, a: tuple[int, ...], b: tuple[int, ...]) -> None:
+    if not a or not b:
+        raise ValueError(f"{op}: both operands need at least 1 dimension, got {a} and {b}")
+    inner_b = b[0] if len(b) == 1 else b[-2]
+    if a[-1] != inner_b:
+        raise ValueError(f"{op}: shapes {a} and {b} do not match: {a[-1]} columns "
+                         f"against {inner_b} rows")
+
+
+class MatMul(Function):
+    def forward(self, a, b):
+        _matmul_shape_check("matmul", a.shape, b.shape)
+        return a @ b
+
+    # for out = A B: ∂C/∂A = ∂C/∂out · Bᵀ and ∂C/∂B = Aᵀ · ∂C/∂out. A 1-D operand is
+    # treated as a row (on the left) or a column (on the right) vector, as numpy does;
+    # batch axes that were broadcast are summed back.
+    def backward(self, grad, out, a, b):
+        a2 = a.reshape(1, -1) if a.ndim == 1 else a
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        grad2 = grad.reshape(out.shape[:-1] + (1,) + out.shape[-1:]) if a.ndim == 1 else grad
+        grad2 = grad2.reshape(grad2.shape + (1,)) if b.ndim == 1 else grad2
+        da = db = None
+        if self.needs_input_grad[0]:
+            da = sum_to_shape(grad2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
+        if self.needs_input_grad[1]:
+            db = sum_to_shape(a2.swapaxes(-1, -2) @ grad2, b2.shape).reshape(b.shape)
+        return da, db
+
+
+class Linear(Function):
+    """z = x Wᵀ + b for a batch of rows x: the weighted sums of a layer, one op.
+
+    W has shape (outputs, inputs), each row one neuron's weights, as in z(l) = W a(l−1) + b
+    of the lessons (written for a column a; a batch stores its samples as rows, hence Wᵀ).
+    One op instead of matmul, transpose and add: three graph nodes' bookkeeping saved on
+    the hottest path, and W's gradient comes out in W's own memory order.
+    """
+
+    def forward(self, x, weight, bias=None):
+        if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+            raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape "
+                             f"{weight.shape} (needs input.shape[-1] == weight.shape[1])")
+        if bias is not None and bias.shape != (weight.shape[0],):
+            raise ValueError(f"linear: bias of shape {bias.shape} does not fit weight of "
+                             f"shape {weight.shape} (needs ({weight.shape[0]},))")
+        z = x @ weight.T
+        if bias is not None:
+            z += bias
+        return z
+
+    # ∂C/∂x = ∂C/∂z · W,  ∂C/∂W = (∂C/∂z)ᵀ · x  (so ∂C/∂w_jk = Σ ∂C/∂z_j · a_k),  ∂C/∂b = Σ ∂C/∂z
+    def backward(self, grad, out, x, weight, bias=None):
+        needs = self.needs_input_grad
+        dx = grad @ weight if needs[0] else None
+        rows_grad, rows_x = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
+        dw = rows_grad.T @ rows_x if needs[1] else None
+        if bias is None:
+            return dx, dw
+        return dx, dw, rows_grad.sum(axis=0) if needs[2] else None
+
+
+# ----------------------------------------------------------------------------------------
+# Reductions
+# ----------------------------------------------------------------------------------------
+
+
+class Sum(Function):
+    def forward(self, x, axis=None, keepdims=False):
+        self.axis, self.keepdims = axis, keepdims
+        return np.add.reduce(x, axis=axis, keepdims=keepdims)
+
+    # ∂(Σᵢ xᵢ)/∂xⱼ = 1: every summed element gets the output's gradient
+    def backward(self, grad, out, x):
+        if not self.keepdims:
+            grad = grad.reshape(_reduced_shape(x.shape, self.axis))
+        return expand(grad, x.shape)
+
+
+class Max(Function):
+    def forward(self, x, axis=None, keepdims=False):
+        self.axis, self.keepdims = axis, keepdims
+        kept = np.max(x, axis=axis, keepdims=True)
+        ties = x == kept
+        self.share = ties / np.sum(ties, axis=axis, keepdims=True)  # ties split the gradient
+        return kept if keepdims else kept.reshape(np.max(x, axis=axis).shape)
+
+    # ∂max(x)/∂xⱼ = 1 for the largest element (1/k each when k elements tie), else 0
+    def backward(self, grad, out, x):
+        if not self.keepdims:
+            grad = grad.reshape(_reduced_shape(x.shape, self.axis))
+        return expand(grad, x.shape) * self.share
+
+
+class LogSoftmax(Function):
+    # log softmax(x)ᵢ = xᵢ − log Σⱼ e^xⱼ, computed as (xᵢ − m) − log Σⱼ e^(xⱼ − m) with
+    # m = max x so no exponent is positive: x = ±1e4 neither overflows nor makes NaN.
+    def forward(self, x, axis=-1):
+        self.axis = axis
+        shifted = x - np.max(x, axis=axis, keepdims=True)
+        return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+    # ∂C/∂xᵢ = gᵢ − softmaxᵢ · Σⱼ gⱼ, with softmax = e^out from the saved output
+    def backward(self, grad, out, x):
+        return grad - exp(out) * grad.sum(axis=self.axis, keepdims=True)
+
+
+class MSELoss(Function):
+    """C = mean((prediction − target)²), or the sum: the quadratic cost of the lessons."""
+
+    def forward(self, prediction, target, reduction="mean"):
+        if prediction.shape != target.shape:
+            raise ValueError(f"mse_loss: prediction of shape {prediction.shape} and target "
+                             f"of shape {target.shape} differ")
+        self.scale = 2.0 / prediction.size if reduction == "mean" else 2.0
+        self.diff = prediction - target
+        squared = np.vdot(self.diff, self.diff)  # Σ (a − y)², without a temporary array
+        total = squared / prediction.size if reduction == "mean" else squared
+        return np.asarray(total, dtype=prediction.dtype)
+
+    # ∂C/∂a = 2(a − y)/n (mean) or 2(a − y) (sum); ∂C/∂y is its negative
+    def backward(self, grad, out, prediction, target):
+        diff = prediction - target if isinstance(grad, Tensor) else self.diff
+        da = grad * self.scale * diff
+        return (da if self.needs_input_grad[0] else None,
+                -da if self.needs_input_grad[1] else None)
+
+
+# ----------------------------------------------------------------------------------------
+# Shape ops
+# ----------------------------------------------------------------------------------------
+
+
+class Reshape(Function):
+    def forward(self, x, shape):
+        return x.reshape(shape)
+
+    # a reshape only relabels elements: the gradient is reshaped back
+    def backward(self, grad, out, x):
+        return grad.reshape(x.shape)
+
+
+class Permute(Function):
+    def forward(self, x, axes):
+        self.axes = axes
+        return x.transpose(axes)
+
+    # permuting axes moves elements; the inverse permutation moves the gradient back
+    def backward(self, grad, out, x):
+        inverse = tuple(np.argsort(self.axes))
+        if isinstance(grad, Tensor):
+            return grad.permute(*inverse)
+        return grad.transpose(inverse)
+
+
+class Expand(Function):
+    def forward(self, x, shape):
+        return np.broadcast_to(x, shape)
+
+    # each element was copied to several places: its gradient is the sum over them
+    def backward(self, grad, out, x):
+        return sum_to_shape(grad, x.shape)
+
+
+class GetItem(Function):
+    def forward(self, x, index):
+        self.index = index
+        return x[index]
+
+    # indexing picks elements; the gradient goes back to where each came from, adding up
+    # where an index repeats
+    def backward(self, grad, out, x):
+        return scatter_add(grad, self.index, x.shape)
+
+
+class IndexAdd(Function):
+    def forward(self, values, index, shape):
+        self.index = index
+        return scatter_add(values, index, shape)
+
+    # each value was added at one place: its gradient is read back from that place
+    def backward(self, grad, out, values):
+        return grad[self.index]
+
+
+# ----------------------------------------------------------------------------------------
+# Composite ops: built from the ones above, so their gradients come for free
+# ----------------------------------------------------------------------------------------
+
+
+def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """mean = sum / n."""
+    total = Sum.apply(x, axis=axis, keepdims=keepdims)
+    return total * (total.size / x.size if x.size else np.nan)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """softmax(x)ᵢ = e^xᵢ / Σⱼ e^xⱼ = e^(log_softmax(x)ᵢ), stable for large |x|."""
+    return LogSoftmax.apply(x, axis=axis).exp()

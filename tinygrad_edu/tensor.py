@@ -1,0 +1,711 @@
+"""The engine: `Tensor`, the `Function` base class every op derives from, and `backward()`.
+
+A Tensor wraps a numpy array. When an op runs on tensors that require grad, the output
+remembers the op (a `Function` instance) and the op remembers its inputs: that chain of
+links *is* the computation graph. `backward()` sorts the graph so every tensor comes after
+all the tensors computed from it, then walks it once, asking each op for the gradients of
+its inputs (the vector–Jacobian product) and adding them up where a tensor fed several ops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+ArrayLike = Any  # a number, a (nested) list, a numpy array or a Tensor
+DEFAULT_DTYPE = np.float32
+
+
+# ----------------------------------------------------------------------------------------
+# Gradient mode
+# ----------------------------------------------------------------------------------------
+class _GradMode:
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside `no_grad()`: only then do ops record the graph."""
+    return _GradMode.enabled
+
+
+class no_grad(contextlib.ContextDecorator):  # noqa: N801 - PyTorch's name
+    """Context manager and decorator: ops inside record no graph (like `torch.no_grad`)."""
+
+    def __enter__(self) -> no_grad:
+        self._previous = _GradMode.enabled
+        _GradMode.enabled = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _GradMode.enabled = self._previous
+
+
+class enable_grad(contextlib.ContextDecorator):  # noqa: N801 - PyTorch's name
+    """Context manager and decorator: turn graph recording back on inside `no_grad()`."""
+
+    def __enter__(self) -> enable_grad:
+        self._previous = _GradMode.enabled
+        _GradMode.enabled = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _GradMode.enabled = self._previous
+
+
+# ----------------------------------------------------------------------------------------
+# Function: the base class of every differentiable op
+# ----------------------------------------------------------------------------------------
+class Function:
+    """One differentiable op. Subclass it and write `forward` and `backward` side by side.
+
+    `forward(self, *arrays, **params)` gets numpy arrays and returns a numpy array; it may
+    keep on `self` anything the gradient needs (a mask, an axis).
+
+    `backward(self, grad, out, *inputs)` gets the gradient of the final result with respect
+    to this op's output (∂C/∂out), the output itself and the inputs, and returns one
+    gradient per input (∂C/∂input, of the input's shape), or None where
+    `self.needs_input_grad[i]` is False. Write it with operators (+ - * / @), `.T`,
+    `.reshape`, `.sum` and the helpers of `ops.py`: then the same code runs on numpy arrays
+    (a plain backward, fast) and on Tensors (`create_graph=True`, so it can be
+    differentiated again).
+
+    Use it through `MyOp.apply(tensor_a, tensor_b, param=...)`.
+    """
+
+    inputs: tuple[Tensor, ...]
+    needs_input_grad: tuple[bool, ...]
+    released = False
+
+    def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} has no forward")
+
+    def backward(self, grad: Any, out: Any, *inputs: Any) -> Sequence[Any] | Any:
+        raise NotImplementedError(f"{type(self).__name__} has no backward")
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
+        """Run the op forward; link the output to this op when a gradient may be needed."""
+        fn = cls()
+        try:
+            data = fn.forward(*[t.data for t in inputs], **params)
+        except ValueError as err:  # numpy's shape errors, re-said at the API boundary
+            shapes = " and ".join(str(t.shape) for t in inputs)
+            raise ValueError(f"{fn.name}: {err} (input shapes {shapes})") from None
+        out = Tensor._wrap(data)
+        if _GradMode.enabled:
+            needs = tuple(t.requires_grad for t in inputs)
+            if True in needs:
+                fn.inputs = inputs
+                fn.needs_input_grad = needs
+                out.requires_grad = True
+                out._ctx = fn
+        return out
+
+    @property
+    def name(self) -> str:
+        """The op's name as users write it: `MatMul` → `matmul`."""
+        return type(self).__name__.lower()
+
+    def release(self) -> None:
+        """Drop the inputs and saved arrays after backward; mark the op as used up."""
+        self.__dict__.clear()
+        self.released = True
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+# ----------------------------------------------------------------------------------------
+# Tensor
+# ----------------------------------------------------------------------------------------
+def _as_array(data: ArrayLike, dtype: Any = None) -> np.ndarray:
+    """numpy array for `data`: floats become float32 unless they come as a float64 array."""
+    if isinstance(data, Tensor):
+        data = data.data
+    if isinstance(data, np.ndarray):
+        return data if dtype is None else data.astype(dtype, copy=False)
+    if isinstance(data, (np.generic,)) and dtype is None:
+        return np.asarray(data)
+    array = np.asarray(data, dtype=dtype)
+    if dtype is None and array.dtype.kind in "fiu" and not isinstance(data, np.generic):
+        array = array.astype(DEFAULT_DTYPE)  # Python numbers and lists: float32, as PyTorch
+    return array
+
+
+def _random_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it, for reverse-mode autodiff.
+
+    `Tensor(data, requires_grad=False, dtype=None, name=None)`: numbers and lists become
+    float32, a numpy array keeps its dtype (float64 stays float64), `dtype=` overrides.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_ctx",
+        "_hooks",
+        "_retains_grad",
+        "data",
+        "grad",
+        "name",
+        "requires_grad",
+    )
+    __array_ufunc__ = None  # `ndarray + Tensor` hands over to Tensor.__radd__, not numpy
+
+    def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None,
+                 name: str | None = None) -> None:
+        self.data: np.ndarray = _as_array(data, dtype)
+        self.grad: Tensor | None = None
+        self.requires_grad = False
+        self._ctx: Function | None = None
+        self._retains_grad = False
+        self._hooks: dict[int, Callable] | None = None
+        self.name = name
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, data: np.ndarray) -> Tensor:
+        """A Tensor around an array we already own: the fast path ops use."""
+        t = cls.__new__(cls)
+        t.data = data
+        t.grad = None
+        t.requires_grad = False
+        t._ctx = None
+        t._retains_grad = False
+        t._hooks = None
+        t.name = None
+        return t
+
+    # -- plain attributes ----------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors the user made (no op links them to an earlier tensor)."""
+        return self._ctx is None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying numpy array (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only a one-element tensor has an item, got shape {self.shape}")
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """The same data, cut from the graph: no gradient flows through it."""
+        return Tensor._wrap(self.data)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Mark a leaf tensor as one whose gradient `backward()` should compute."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"requires_grad: only floating-point tensors can require grad, "
+                            f"this one is {self.dtype}")
+        if not requires_grad and self._ctx is not None:
+            raise RuntimeError("requires_grad_: cannot turn it off on a non-leaf tensor; "
+                               "use .detach()")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> Tensor:
+        """Keep `.grad` on this non-leaf tensor after backward (leaves always keep it)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: this tensor does not require grad")
+        self._retains_grad = True
+        return self
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call `hook(grad)` when this tensor's gradient is complete; a returned tensor
+        replaces the gradient. Returns a handle whose `remove()` takes the hook away."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: this tensor does not require grad")
+        if self._hooks is None:
+            self._hooks = {}
+        handle = RemovableHandle(self._hooks)
+        self._hooks[handle.id] = hook
+        return handle
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", precision=4, threshold=20,
+                               prefix="tensor(")
+        extras = []
+        if self.dtype != DEFAULT_DTYPE:
+            extras.append(f"dtype={self.dtype}")
+        if self._ctx is not None:
+            extras.append(f"grad_fn={self._ctx.name}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        if self.name:
+            extras.append(f"name={self.name!r}")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(f"bool: the truth value of a tensor of shape {self.shape} is "
+                             "ambiguous; use .any() or .all() on .data")
+        return bool(self.data)
+
+    __hash__ = object.__hash__
+
+    # -- ops (each is a Function in ops.py; these are the PyTorch-style spellings) ---------
+    def _operand(self, other: ArrayLike) -> Tensor:
+        """`other` as a Tensor: Python numbers and integer arrays take this tensor's dtype."""
+        if isinstance(other, Tensor):
+            return other
+        array = np.asarray(other)
+        if array.dtype.kind != "f" or not isinstance(other, np.ndarray):
+            array = array.astype(self.dtype)
+        return Tensor._wrap(array)
+
+    def __add__(self, other: ArrayLike) -> Tensor:
+        return ops.Add.apply(self, self._operand(other))
+
+    def __radd__(self, other: ArrayLike) -> Tensor:
+        return ops.Add.apply(self._operand(other), self)
+
+    def __sub__(self, other: ArrayLike) -> Tensor:
+        return ops.Sub.apply(self, self._operand(other))
+
+    def __rsub__(self, other: ArrayLike) -> Tensor:
+        return ops.Sub.apply(self._operand(other), self)
+
+    def __mul__(self, other: ArrayLike) -> Tensor:
+        return ops.Mul.apply(self, self._operand(other))
+
+    def __rmul__(self, other: ArrayLike) -> Tensor:
+        return ops.Mul.apply(self._operand(other), self)
+
+    def __truediv__(self, other: ArrayLike) -> Tensor:
+        return ops.Div.apply(self, self._operand(other))
+
+    def __rtruediv__(self, other: ArrayLike) -> Tensor:
+        return ops.Div.apply(self._operand(other), self)
+
+    def __pow__(self, exponent: ArrayLike) -> Tensor:
+        return ops.Pow.apply(self, self._operand(exponent))
+
+    def __rpow__(self, base: ArrayLike) -> Tensor:
+        return ops.Pow.apply(self._operand(base), self)
+
+    def __neg__(self) -> Tensor:
+        return ops.Neg.apply(self)
+
+    def __matmul__(self, other: ArrayLike) -> Tensor:
+        return ops.MatMul.apply(self, self._operand(other))
+
+    def __rmatmul__(self, other: ArrayLike) -> Tensor:
+        return ops.MatMul.apply(self._operand(other), self)
+
+    def matmul(self, other: ArrayLike) -> Tensor:
+        """Matrix product with numpy's rules for 1-D and batched operands."""
+        return self @ other
+
+    # comparisons give constant tensors (no gradient), as in PyTorch
+    def __lt__(self, other: ArrayLike) -> Tensor:
+        return Tensor._wrap(self.data < self._operand(other).data)
+
+    def __le__(self, other: ArrayLike) -> Tensor:
+        return Tensor._wrap(self.data <= self._operand(other).data)
+
+    def __gt__(self, other: ArrayLike) -> Tensor:
+        return Tensor._wrap(self.data > self._operand(other).data)
+
+    def __ge__(self, other: ArrayLike) -> Tensor:
+        return Tensor._wrap(self.data >= self._operand(other).data)
+
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
+        return Tensor._wrap(self.data == self._operand(other).data)
+
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+        return Tensor._wrap(self.data != self._operand(other).data)
+
+    def sigmoid(self) -> Tensor:
+        """σ(x) = 1 / (1 + e⁻ˣ), elementwise."""
+        return ops.Sigmoid.apply(self)
+
+    def relu(self) -> Tensor:
+        """max(x, 0), elementwise."""
+        return ops.ReLU.apply(self)
+
+    def tanh(self) -> Tensor:
+        """tanh(x), elementwise."""
+        return ops.Tanh.apply(self)
+
+    def exp(self) -> Tensor:
+        """eˣ, elementwise."""
+        return ops.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        """ln x, elementwise."""
+        return ops.Log.apply(self)
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Sum over `axis` (all axes by default)."""
+        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Mean over `axis` (all axes by default)."""
+        return ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Largest value over `axis`; tied maxima share the gradient equally."""
+        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        """e^xᵢ / Σⱼ e^xⱼ along `axis`, stable for large |x|."""
+        return ops.softmax(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        """xᵢ − log Σⱼ e^xⱼ along `axis`, stable for large |x|."""
+        return ops.LogSoftmax.apply(self, axis=axis)
+
+    def reshape(self, *shape: int) -> Tensor:
+        """The same elements in a new shape: `x.reshape(2, 3)` or `x.reshape((2, 3))`."""
+        return ops.Reshape.apply(self, shape=_shape_arg(shape))
+
+    def view(self, *shape: int) -> Tensor:
+        """PyTorch's name for reshape."""
+        return self.reshape(*shape)
+
+    def flatten(self, start_dim: int = 0) -> Tensor:
+        """Merge the axes from `start_dim` on into one."""
+        return self.reshape(self.shape[:start_dim] + (-1,))
+
+    def permute(self, *axes: int) -> Tensor:
+        """Reorder the axes: `x.permute(2, 0, 1)`."""
+        axes = tuple(a % self.ndim for a in _shape_arg(axes))
+        if sorted(axes) != list(range(self.ndim)):
+            raise ValueError(f"permute: {axes} is not an ordering of the {self.ndim} axes "
+                             f"of a tensor of shape {self.shape}")
+        return ops.Permute.apply(self, axes=axes)
+
+    def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
+        """Swap two axes (PyTorch's meaning; the last two by default)."""
+        if self.ndim < 2:
+            return self
+        axes = list(range(self.ndim))
+        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+        return self.permute(*axes)
+
+    swapaxes = transpose
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        """All axes reversed (the transpose of a matrix)."""
+        return self.permute(*reversed(range(self.ndim))) if self.ndim > 1 else self
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return ops.GetItem.apply(self, index=_index_arg(index))
+
+    def to(self, dtype: Any) -> Tensor:
+        """This tensor in another dtype; the gradient flows back in the original dtype."""
+        if np.dtype(dtype) == self.dtype:
+            return self
+        return ops.Cast.apply(self, dtype=np.dtype(dtype))
+
+    def float(self) -> Tensor:
+        """As float32."""
+        return self.to(np.float32)
+
+    def double(self) -> Tensor:
+        """As float64."""
+        return self.to(np.float64)
+
+    # -- constructors ----------------------------------------------------------------------
+    @classmethod
+    def zeros(cls, *shape: int, requires_grad: bool = False, dtype: Any = DEFAULT_DTYPE) -> Tensor:
+        """A tensor of zeros: `Tensor.zeros(2, 3)` or `Tensor.zeros((2, 3))`."""
+        return cls(np.zeros(_shape_arg(shape), dtype), requires_grad=requires_grad)
+
+    @classmethod
+    def ones(cls, *shape: int, requires_grad: bool = False, dtype: Any = DEFAULT_DTYPE) -> Tensor:
+        """A tensor of ones."""
+        return cls(np.ones(_shape_arg(shape), dtype), requires_grad=requires_grad)
+
+    @classmethod
+    def eye(cls, n: int, m: int | None = None, requires_grad: bool = False,
+            dtype: Any = DEFAULT_DTYPE) -> Tensor:
+        """The n×m identity matrix."""
+        return cls(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
+
+    @classmethod
+    def arange(cls, start: float, stop: float | None = None, step: float = 1,
+               requires_grad: bool = False, dtype: Any = None) -> Tensor:
+        """Evenly spaced values in [start, stop); integers give int64 as in PyTorch."""
+        if stop is None:
+            start, stop = 0, start
+        if dtype is None:
+            integral = all(isinstance(v, (int, np.integer)) for v in (start, stop, step))
+            dtype = np.int64 if integral else DEFAULT_DTYPE
+        return cls(np.arange(start, stop, step, dtype=dtype), requires_grad=requires_grad)
+
+    @classmethod
+    def randn(cls, *shape: int, requires_grad: bool = False, dtype: Any = DEFAULT_DTYPE,
+              seed: int | np.random.Generator | None = None) -> Tensor:
+        """Samples of the standard normal N(0, 1); `seed` is an int or a numpy Generator."""
+        data = _random_generator(seed).standard_normal(_shape_arg(shape)).astype(dtype)
+        return cls(data, requires_grad=requires_grad)
+
+    @classmethod
+    def rand(cls, *shape: int, requires_grad: bool = False, dtype: Any = DEFAULT_DTYPE,
+             seed: int | np.random.Generator | None = None) -> Tensor:
+        """Samples of the uniform distribution on [0, 1)."""
+        data = _random_generator(seed).random(_shape_arg(shape)).astype(dtype)
+        return cls(data, requires_grad=requires_grad)
+
+    # -- the backward pass -------------------------------------------------------------------
+    def backward(self, grad: ArrayLike | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        """Fill `.grad` of every leaf this tensor depends on with ∂self/∂leaf.
+
+        A scalar seeds itself with 1; any other tensor needs `grad`, the gradient of some
+        final result with respect to it (same shape). Gradients add into `.grad` across
+        calls, as in PyTorch. The graph is freed afterwards unless `retain_graph=True`;
+        `create_graph=True` records the backward pass itself so the gradients can be
+        differentiated again (it keeps the graph, as PyTorch does).
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad and has no graph; "
+                               "did an input have requires_grad=True?")
+        if retain_graph is None:
+            retain_graph = create_graph
+        seed = self._seed_gradient(grad)
+        if create_graph:
+            with enable_grad():
+                _run_backward(self, _graph_seed(grad, seed), retain_graph, create_graph=True)
+        else:
+            _run_backward(self, seed, retain_graph, create_graph=False)
+
+    def _seed_gradient(self, grad: ArrayLike | None) -> np.ndarray:
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(f"backward: a tensor of shape {self.shape} is not a scalar; "
+                                 f"pass grad= of shape {self.shape}")
+            return np.ones(self.shape, self.dtype)
+        seed = np.array(_as_array(grad), dtype=self.dtype)  # a copy: .grad never aliases it
+        if seed.shape != self.shape:
+            raise ValueError(f"backward: grad has shape {seed.shape} but the tensor has "
+                             f"shape {self.shape}")
+        return seed
+
+
+class RemovableHandle:
+    """What `register_hook` returns: `handle.remove()` takes the hook away."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict[int, Callable]) -> None:
+        RemovableHandle._next_id += 1
+        self.id = RemovableHandle._next_id
+        self._hooks = hooks
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+
+def _index_arg(index: Any) -> Any:
+    """An index with any Tensors in it replaced by their arrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+def _shape_arg(shape: tuple) -> tuple[int, ...]:
+    """Accept both `f(2, 3)` and `f((2, 3))`."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+# ----------------------------------------------------------------------------------------
+# backward(): order the graph, then walk it once
+# ----------------------------------------------------------------------------------------
+def topological_order(root: Tensor) -> list[Tensor]:
+    """Every tensor that requires grad and leads to `root`, inputs before outputs.
+
+    An explicit stack instead of recursion, so a chain of 100,000 ops does not hit
+    Python's recursion limit (micrograd's recursive version breaks near 1,000).
+    """
+    order: list[Tensor] = []
+    visited: set[int] = {id(root)}
+    stack: list[tuple[Tensor, Iterator[Tensor]]] = [(root, _parents(root))]
+    while stack:
+        tensor, parents = stack[-1]
+        for parent in parents:
+            if id(parent) not in visited:
+                visited.add(id(parent))
+                stack.append((parent, _parents(parent)))
+                break
+        else:  # all parents placed: this tensor can follow them
+            stack.pop()
+            order.append(tensor)
+    return order
+
+
+def _parents(tensor: Tensor) -> Iterator[Tensor]:
+    fn = tensor._ctx
+    if fn is None:
+        return iter(())
+    if fn.released:
+        raise RuntimeError(
+            f"backward: the graph through '{fn.name}' was already freed by an earlier "
+            "backward(); pass retain_graph=True to the first backward() to go through it twice")
+    return (t for t in fn.inputs if t.requires_grad)
+
+
+def _run_backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
+                  wanted: dict[int, Any] | None = None) -> None:
+    """Walk the graph from `root` to its leaves, outputs first, carrying ∂root/∂tensor.
+
+    Normally the gradients land in the leaves' `.grad`; with `wanted` (id → None) they are
+    written into that dict instead and no `.grad` is touched (that is `grad()`).
+    """
+    pending: dict[int, Any] = {id(root): seed}  # gradients not yet passed on
+    stored: set[int] = set()  # arrays already placed in some .grad (to avoid aliasing)
+    for tensor in reversed(topological_order(root)):
+        grad = pending.pop(id(tensor), None)
+        if grad is None:
+            continue
+        if tensor._hooks:
+            grad = _run_hooks(tensor, grad, create_graph)
+        fn = tensor._ctx
+        if wanted is not None:
+            if id(tensor) in wanted:
+                wanted[id(tensor)] = grad
+        elif fn is None or tensor._retains_grad:
+            _accumulate_grad(tensor, grad, stored, create_graph)
+        if fn is None:
+            continue
+        if create_graph:
+            input_grads = fn.backward(grad, tensor, *fn.inputs)
+        else:
+            input_grads = fn.backward(grad, tensor.data, *[t.data for t in fn.inputs])
+        if not isinstance(input_grads, (tuple, list)):  # one input: one gradient, unwrapped
+            input_grads = (input_grads,)
+        if len(input_grads) != len(fn.inputs):
+            raise RuntimeError(f"{fn.name}.backward returned {len(input_grads)} gradients "
+                               f"for {len(fn.inputs)} inputs")
+        for parent, parent_grad, needed in zip(fn.inputs, input_grads, fn.needs_input_grad,
+                                               strict=True):
+            if needed and parent_grad is not None:
+                _check_gradient(fn, parent, parent_grad)
+                previous = pending.get(id(parent))
+                pending[id(parent)] = parent_grad if previous is None else previous + parent_grad
+        if not retain_graph:
+            fn.release()
+
+
+def grad(output: Tensor, inputs: Sequence[Tensor], grad_output: ArrayLike | None = None,
+         retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple[Tensor | None, ...]:
+    """∂output/∂input for each of `inputs`, returned instead of added to `.grad`.
+
+    Like `torch.autograd.grad`: no `.grad` is changed. `grad_output` is the output
+    gradient to start from (required unless `output` is a scalar). With
+    `create_graph=True` the results are part of a graph and can be differentiated again.
+    An input the output does not depend on gives an error unless `allow_unused=True`,
+    which gives None for it.
+    """
+    if not output.requires_grad:
+        raise RuntimeError("grad: the output does not require grad and has no graph")
+    if retain_graph is None:
+        retain_graph = create_graph
+    seed = output._seed_gradient(grad_output)
+    wanted: dict[int, Any] = {id(t): None for t in inputs}
+    if create_graph:
+        with enable_grad():
+            _run_backward(output, _graph_seed(grad_output, seed), retain_graph, True, wanted)
+    else:
+        _run_backward(output, seed, retain_graph, False, wanted)
+    results = []
+    for position, tensor in enumerate(inputs):
+        value = wanted[id(tensor)]
+        if value is None and not allow_unused:
+            raise RuntimeError(f"grad: input {position} (shape {tensor.shape}) was not used "
+                               "to compute the output; pass allow_unused=True to get None")
+        if value is not None and not isinstance(value, Tensor):
+            value = Tensor._wrap(value.astype(tensor.dtype, copy=False))
+        elif value is not None and value.dtype != tensor.dtype:
+            value = value.to(tensor.dtype)
+        results.append(value)
+    return tuple(results)
+
+
+def _graph_seed(given: ArrayLike | None, seed: np.ndarray) -> Tensor:
+    """The seed of a create_graph backward: a given Tensor stays in the graph, so the
+    result can be differentiated with respect to it too (as gradgradcheck does)."""
+    if isinstance(given, Tensor) and given.requires_grad:
+        return given if given.dtype == seed.dtype else given.to(seed.dtype)
+    return Tensor(seed)
+
+
+def _check_gradient(fn: Function, parent: Tensor, grad: Any) -> None:
+    """An op's gradient must have its input's shape: a wrong one is a bug in that op."""
+    if grad.shape != parent.data.shape:
+        raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {grad.shape} "
+                           f"for an input of shape {parent.data.shape}")
+
+
+def _run_hooks(tensor: Tensor, grad: Any, create_graph: bool) -> Any:
+    for hook in list(tensor._hooks.values()):
+        as_tensor = grad if create_graph else Tensor._wrap(grad)
+        replaced = hook(as_tensor)
+        if replaced is not None:
+            replaced = replaced if isinstance(replaced, Tensor) else Tensor(replaced)
+            grad = replaced if create_graph else replaced.data
+    return grad
+
+
+def _accumulate_grad(tensor: Tensor, grad: Any, stored: set[int], create_graph: bool) -> None:
+    """Add `grad` into `tensor.grad`, in the tensor's dtype."""
+    if create_graph:
+        if grad.dtype != tensor.dtype:
+            grad = grad.to(tensor.dtype)
+        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+        return
+    if grad.dtype != tensor.dtype:
+        grad = grad.astype(tensor.dtype)
+    if tensor.grad is not None:
+        grad = tensor.grad.data + grad  # a new array: earlier .grad objects stay as they were
+    elif id(grad) in stored or grad.base is not None or not grad.flags.writeable:
+        # Ops pass gradients through without copying (add hands the same array to both
+        # inputs, reshape returns a view). A copy keeps each .grad its own array, so
+        # changing one in place can never change another.
+        grad = grad.copy()
+    stored.add(id(grad))
+    tensor.grad = Tensor._wrap(grad)
+
+
+# ops.py derives its ops from Function defined above, and Tensor's methods call them.
+from tinygrad_edu import ops  # noqa: E402
