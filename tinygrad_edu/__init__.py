@@ -5,8 +5,13 @@
     y = (x * x).sum()
     y.backward()
     x.grad  # tensor([2., 4.])
+
+`nn` (layers, losses, save/load), `optim` (SGD, Adam), `datasets` (MNIST), `functional`
+(linear, losses), gradient checking (`gradcheck`, `gradgradcheck`, `jacobian`) and, with
+hypothesis installed, `tinygrad_edu.testing` (strategies).
 """
 
+from tinygrad_edu import datasets, functional, nn, optim
 from tinygrad_edu.gradcheck import (
     GradcheckError,
     gradcheck,
@@ -18,5 +23,6 @@ from tinygrad_edu.tensor import Function, Tensor, enable_grad, grad, is_grad_ena
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "GradcheckError", "Tensor", "enable_grad", "grad", "gradcheck",
-           "gradgradcheck", "is_grad_enabled", "jacobian", "no_grad", "numeric_jacobian"]
+__all__ = ["Function", "GradcheckError", "Tensor", "datasets", "enable_grad", "functional",
+           "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "jacobian", "nn",
+           "no_grad", "numeric_jacobian", "optim"]

@@ -1,0 +1,304 @@
+"""Data: the IDX file format of MNIST, the embedded digit sample, full MNIST, batching.
+
+One reader (`read_idx`) serves everything: the 5,000 handwritten digits shipped inside the
+package and the canonical MNIST files a user downloads use the same format.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import struct
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+DATA_DIR = Path(__file__).parent / "data"
+SAMPLE_FILES = ("mnist_sample-images-idx3-ubyte.gz", "mnist_sample-labels-idx1-ubyte.gz")
+
+# The four canonical MNIST files: name → (SHA-256, size in bytes).
+MNIST_FILES = {
+    "train-images-idx3-ubyte.gz":
+        ("440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609", 9912422),
+    "train-labels-idx1-ubyte.gz":
+        ("3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c", 28881),
+    "t10k-images-idx3-ubyte.gz":
+        ("8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6", 1648877),
+    "t10k-labels-idx1-ubyte.gz":
+        ("f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6", 4542),
+}
+SPLIT_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+CACHE_ENV = "TINYGRAD_EDU_DATA"
+
+# IDX type codes → numpy dtypes (IDX stores multi-byte numbers big-endian).
+_IDX_DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_CODES = {dtype: code for code, dtype in _IDX_DTYPES.items()}
+
+
+class DatasetError(ValueError):
+    """A data file is missing, truncated, of the wrong kind or fails its checksum."""
+
+
+# ----------------------------------------------------------------------------------------
+# IDX files
+# ----------------------------------------------------------------------------------------
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (raw or gzip-compressed) into a numpy array, checking as it goes.
+
+    Layout: two zero bytes, a type code, the number of dimensions n, then n big-endian
+    uint32 sizes, then the values. A wrong magic number, an unknown type, or a length
+    that does not match the sizes gives `DatasetError` naming the file.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":  # gzip's own magic number
+            raw = gzip.decompress(raw)
+    except FileNotFoundError:
+        raise DatasetError(f"read_idx: {path} does not exist") from None
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        raise DatasetError(f"read_idx: {path} is not a readable gzip file ({err})") from None
+    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] not in _IDX_DTYPES:
+        raise DatasetError(f"read_idx: {path} is not an IDX file (magic number "
+                           f"{raw[:4].hex() or 'missing'}; expected 0000 then a type code "
+                           f"such as 08 for unsigned bytes)")
+    dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetError(f"read_idx: {path} is truncated inside its header")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise DatasetError(f"read_idx: {path} has {len(raw) - header} bytes of data, but its "
+                           f"header promises shape {shape} = {expected} bytes (truncated or "
+                           f"corrupt)")
+    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
+    """Write `array` as an IDX file, gzip-compressed when `path` ends in .gz; atomically."""
+    dtype = np.dtype(array.dtype).newbyteorder(">") if array.dtype.itemsize > 1 else array.dtype
+    if dtype not in _IDX_CODES:
+        raise DatasetError(f"write_idx: IDX has no type for dtype {array.dtype}")
+    header = bytes([0, 0, _IDX_CODES[dtype], array.ndim]) + struct.pack(
+        f">{array.ndim}I", *array.shape)
+    payload = header + np.ascontiguousarray(array, dtype).tobytes()
+    if str(path).endswith(".gz"):
+        payload = gzip.compress(payload, compresslevel=9, mtime=0)
+    atomic_write_bytes(path, payload)
+
+
+def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename: never a half-written file."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(payload)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp's 0600 → usual rw-r--r--
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# ----------------------------------------------------------------------------------------
+# The embedded sample and full MNIST
+# ----------------------------------------------------------------------------------------
+
+
+def mnist_sample() -> tuple[np.ndarray, np.ndarray]:
+    """5,000 real handwritten digits (500 per class) from the MNIST training set.
+
+    Returns uint8 images of shape (5000, 28, 28) (0 = white paper, 255 = ink) and uint8
+    labels of shape (5000,). Shipped inside the package, so no network is needed; see
+    `tinygrad_edu/data/ATTRIBUTION.md` for where they come from.
+    """
+    images, labels = (read_idx(DATA_DIR / name) for name in SAMPLE_FILES)
+    return images, labels
+
+
+def default_root() -> Path:
+    """Where full MNIST is kept: $TINYGRAD_EDU_DATA, else ~/.cache/tinygrad_edu/mnist."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return cache / "tinygrad_edu" / "mnist"
+
+
+def mnist(split: str = "train", root: str | os.PathLike | None = None, download: bool = True,
+          mirrors: Sequence[str] = MIRRORS) -> tuple[np.ndarray, np.ndarray]:
+    """Full MNIST: `split` "train" (60,000 digits) or "test" (10,000).
+
+    Looks in `root` (default: `default_root()`) for the canonical files, downloads the
+    missing ones from `mirrors` when `download` is True, and checks every file's SHA-256.
+    Returns uint8 images (n, 28, 28) and uint8 labels (n,).
+    """
+    if split not in SPLIT_FILES:
+        raise ValueError(f"mnist: split must be 'train' or 'test', got {split!r}")
+    root = Path(root) if root is not None else default_root()
+    paths = [ensure_file(root, name, download, mirrors) for name in SPLIT_FILES[split]]
+    images, labels = (read_idx(path) for path in paths)
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise DatasetError(f"mnist: {paths[0]} holds {images.shape} but {paths[1]} holds "
+                           f"{labels.shape}; expected (n, 28, 28) images and (n,) labels")
+    return images, labels
+
+
+def load_image_label_dir(directory: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels from a folder holding one MNIST split's two IDX files
+    (t10k-* or train-*, .gz or raw): the test set when both are there."""
+    directory = Path(directory)
+    for split in ("test", "train"):
+        names = SPLIT_FILES[split]
+        found = [_existing(directory / name) for name in names]
+        if all(found):
+            images, labels = (read_idx(path) for path in found)
+            return images, labels
+    raise DatasetError(f"{directory}: no MNIST files found; expected "
+                       f"{' and '.join(SPLIT_FILES['test'])} (or the train-* pair), .gz or "
+                       "uncompressed")
+
+
+def _existing(path: Path) -> Path | None:
+    """`path` if it exists, else the same name without .gz if that exists."""
+    if path.exists():
+        return path
+    raw = path.with_suffix("")
+    return raw if raw.exists() else None
+
+
+def ensure_file(root: Path, name: str, download: bool, mirrors: Sequence[str]) -> Path:
+    """The verified path of canonical file `name` in `root`, downloading it if allowed."""
+    path = root / name
+    expected_sha, _ = MNIST_FILES[name]
+    if path.exists():
+        actual = _sha256(path.read_bytes())
+        if actual != expected_sha:
+            raise DatasetError(f"mnist: {path} fails its checksum (SHA-256 {actual}, expected "
+                               f"{expected_sha}); delete it to download it again")
+        return path
+    if not download:
+        raise DatasetError(f"mnist: {path} is missing and download=False; put the canonical "
+                           f"file {name} in {root}")
+    root.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for mirror in mirrors:
+        try:
+            payload = _download(mirror + name)
+        except (urllib.error.URLError, OSError) as err:
+            errors.append(f"{mirror}{name}: {getattr(err, 'reason', err)}")
+            continue
+        if _sha256(payload) != expected_sha:
+            errors.append(f"{mirror}{name}: checksum mismatch (got SHA-256 "
+                          f"{_sha256(payload)})")
+            continue
+        atomic_write_bytes(path, payload)
+        return path
+    raise DatasetError(f"mnist: could not download {name} ({'; '.join(errors)}). Offline? "
+                       f"Put the canonical files {', '.join(MNIST_FILES)} in {root} (or set "
+                       f"{CACHE_ENV} to the folder that holds them)")
+
+
+def _sha256(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _download(url: str) -> bytes:
+    """Fetch `url` whole into memory, with a tqdm progress bar when tqdm is installed."""
+    with urllib.request.urlopen(url, timeout=30) as response:
+        total = int(response.headers.get("Content-Length") or 0) or None
+        bar = _progress_bar(total, url.rsplit("/", 1)[-1])
+        chunks = []
+        while chunk := response.read(1 << 16):
+            chunks.append(chunk)
+            if bar is not None:
+                bar.update(len(chunk))
+        if bar is not None:
+            bar.close()
+    return b"".join(chunks)
+
+
+def _progress_bar(total: int | None, name: str) -> object | None:
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="B", unit_scale=True, desc=name, leave=False)
+
+
+# ----------------------------------------------------------------------------------------
+# Preparing and batching
+# ----------------------------------------------------------------------------------------
+
+
+def to_inputs(images: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    """uint8 images (n, 28, 28) → rows of pixel intensities in [0, 1], shape (n, 784)."""
+    return (images.reshape(len(images), -1) / 255.0).astype(dtype)
+
+
+def one_hot(labels: np.ndarray, classes: int = 10, dtype: type = np.float32) -> np.ndarray:
+    """Labels (n,) → rows y with y[label] = 1 and 0 elsewhere: the lessons' target vectors."""
+    return np.eye(classes, dtype=dtype)[labels]
+
+
+def random_shift(images: np.ndarray, max_shift: int = 1,
+                 seed: int | np.random.Generator | None = None) -> np.ndarray:
+    """Each image moved by its own random offset of up to `max_shift` pixels in each
+    direction, empty borders filled with 0: the same digits, slightly moved. Training on
+    fresh shifts every epoch is more data for free (a "7" one pixel left is still a "7")."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    count, height, width = images.shape
+    padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
+    dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, count))
+    rows = dy[:, None] + np.arange(height)  # which padded rows each output row reads
+    columns = dx[:, None] + np.arange(width)
+    return padded[np.arange(count)[:, None, None], rows[:, :, None], columns[:, None, :]]
+
+
+def iterate_batches(*arrays: np.ndarray, batch_size: int, shuffle: bool = False,
+                    seed: int | np.random.Generator | None = None
+                    ) -> Iterator[tuple[np.ndarray, ...]]:
+    """Yield matching batches of rows from `arrays`; the last partial batch is kept.
+
+    With `shuffle`, the rows are visited in a random order drawn from `seed`.
+    """
+    if not arrays:
+        raise ValueError("iterate_batches: give at least one array")
+    count = len(arrays[0])
+    if any(len(a) != count for a in arrays):
+        raise ValueError(f"iterate_batches: arrays have different lengths "
+                         f"{[len(a) for a in arrays]}")
+    if batch_size < 1:
+        raise ValueError(f"iterate_batches: batch_size must be ≥ 1, got {batch_size}")
+    order = np.arange(count)
+    if shuffle:
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        order = rng.permutation(count)
+    for start in range(0, count, batch_size):
+        rows = order[start:start + batch_size]
+        yield tuple(a[rows] for a in arrays)

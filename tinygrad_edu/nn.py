@@ -1,0 +1,325 @@
+"""Layers, networks, losses and saving, with PyTorch's names (`torch.nn`).
+
+The flagship network of the lessons is `MLP([784, 16, 16, 10])`: three layers, each
+a(l) = σ(W(l) a(l−1) + b(l)), with W(l) of shape (outputs, inputs), so row j holds the
+weights of neuron j. 784·16 + 16 + 16·16 + 16 + 16·10 + 10 = 13,002 parameters.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu import functional
+from tinygrad_edu.datasets import atomic_write_bytes
+from tinygrad_edu.functional import cross_entropy, mse_loss
+from tinygrad_edu.tensor import DEFAULT_DTYPE, Tensor
+
+__all__ = ["MLP", "CrossEntropyLoss", "Linear", "MSELoss", "Module", "Parameter", "ReLU",
+           "Sequential", "Sigmoid", "Tanh", "cross_entropy", "functional", "load", "mse_loss",
+           "save"]
+
+Seed = int | np.random.Generator | None
+
+
+class Parameter(Tensor):
+    """A tensor that is part of a module's state: requires grad, found by `parameters()`."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True, name: str | None = None) -> None:
+        super().__init__(data, requires_grad=requires_grad, name=name)
+
+
+# ----------------------------------------------------------------------------------------
+# Module
+# ----------------------------------------------------------------------------------------
+class Module:
+    """Base class of layers and networks: holds parameters and sub-modules as attributes.
+
+    Parameters are found in attributes, and in lists, tuples and dicts of them, in the
+    order they were set; their names follow PyTorch ("0.weight", "layers.1.bias").
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no forward")
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct sub-modules with their attribute names."""
+        for name, value in _named_members(self):
+            if isinstance(value, Module):
+                yield name, value
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Every parameter with its dotted name, each parameter once."""
+        seen: set[int] = set()
+        for name, value in self._walk(prefix):
+            if id(value) not in seen:
+                seen.add(id(value))
+                yield name, value
+
+    def _walk(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
+        for name, value in _named_members(self):
+            if isinstance(value, Parameter):
+                yield prefix + name, value
+            elif isinstance(value, Module):
+                yield from value._walk(prefix + name + ".")
+
+    def parameters(self) -> list[Parameter]:
+        """Every parameter, each once."""
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self) -> int:
+        """How many numbers the parameters hold (13,002 for the digit network)."""
+        return sum(p.size for p in self.parameters())
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient (set it to None, as PyTorch does by default)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def name_parameters(self) -> Module:
+        """Give each parameter its dotted name as `Tensor.name` (for pictures and traces)."""
+        for name, p in self.named_parameters():
+            p.name = name
+        return self
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Parameter name → a copy of its values."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
+        """Copy values into the parameters. Everything is checked first: a missing or extra
+        key, or a wrong shape, raises an error naming it and leaves the module unchanged."""
+        params = dict(self.named_parameters())
+        missing = [k for k in params if k not in state]
+        unexpected = [k for k in state if k not in params]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
+                           f"{unexpected}")
+        arrays = {k: np.asarray(v.data if isinstance(v, Tensor) else v)
+                  for k, v in state.items() if k in params}
+        for key, array in arrays.items():
+            if array.shape != params[key].shape:
+                raise ValueError(f"load_state_dict: '{key}' has shape {array.shape} in the "
+                                 f"state but {params[key].shape} in the module")
+        for key, array in arrays.items():
+            params[key].data = array.astype(params[key].dtype, copy=True)
+
+    def extra_repr(self) -> str:
+        """What goes between the parentheses of this module's repr."""
+        return ""
+
+    def __repr__(self) -> str:
+        children = list(self.named_children())
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in children]
+        return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+
+def _named_members(module: Module) -> Iterator[tuple[str, Any]]:
+    """Attributes that are parameters or modules, also inside lists, tuples and dicts."""
+    for name, value in vars(module).items():
+        if isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                yield f"{name}.{i}", item
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                yield f"{name}.{key}", item
+        else:
+            yield name, value
+
+
+# ----------------------------------------------------------------------------------------
+# Layers
+# ----------------------------------------------------------------------------------------
+INITIALISERS = ("xavier", "lecun", "nielsen")
+
+
+def _rng(seed: Seed) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def initial_weights(fan_in: int, fan_out: int, init: str, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Starting weights (fan_out, fan_in) and biases (fan_out,) for one layer.
+
+    - "xavier" (Glorot): W ~ U(−√(6/(in+out)), +√(6/(in+out))), b = 0. Keeps the spread of
+      weighted sums near 1 in both directions: the default, good for sigmoid and tanh.
+    - "lecun": W ~ N(0, 1/in), b = 0.
+    - "nielsen": W, b ~ N(0, 1), as in Nielsen's book (chapter 1); sums of 784 such terms
+      saturate the sigmoids, which is what his chapter 3 then improves on.
+    """
+    if init == "xavier":
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, (fan_out, fan_in)), np.zeros(fan_out)
+    if init == "lecun":
+        return rng.standard_normal((fan_out, fan_in)) / np.sqrt(fan_in), np.zeros(fan_out)
+    if init == "nielsen":
+        return rng.standard_normal((fan_out, fan_in)), rng.standard_normal(fan_out)
+    raise ValueError(f"initial_weights: init must be one of {INITIALISERS}, got {init!r}")
+
+
+class Linear(Module):
+    """z = x Wᵀ + b, with `weight` W of shape (out_features, in_features) and `bias` b of
+    shape (out_features,): neuron j computes z_j = Σ_k W_jk x_k + b_j."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 init: str = "xavier", seed: Seed = None, dtype: Any = DEFAULT_DTYPE) -> None:
+        weight, b = initial_weights(in_features, out_features, init, _rng(seed))
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = Parameter(weight.astype(dtype), name="weight")
+        self.bias = Parameter(b.astype(dtype), name="bias") if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return functional.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Sigmoid(Module):
+    """σ(z) = 1 / (1 + e⁻ᶻ), elementwise."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.sigmoid()
+
+
+class ReLU(Module):
+    """max(z, 0), elementwise."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.relu()
+
+
+class Tanh(Module):
+    """tanh(z), elementwise."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.tanh()
+
+
+class Sequential(Module):
+    """Modules applied one after the other; they are named "0", "1", … as in PyTorch."""
+
+    def __init__(self, *modules: Module) -> None:
+        for i, module in enumerate(modules):
+            setattr(self, str(i), module)
+        self.name_parameters()
+
+    def __iter__(self) -> Iterator[Module]:
+        return (module for _, module in self.named_children())
+
+    def __len__(self) -> int:
+        return len(list(self.named_children()))
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self)[index]
+
+    def forward(self, x: Tensor) -> Tensor:
+        for module in self:
+            x = module(x)
+        return x
+
+
+ACTIVATIONS = {"sigmoid": Sigmoid, "relu": ReLU, "tanh": Tanh}
+
+
+def _activation_class(spec: str | type[Module] | None) -> type[Module] | None:
+    """"sigmoid" → Sigmoid; a Module class or None as it is; anything else is an error."""
+    if spec is None or (isinstance(spec, type) and issubclass(spec, Module)):
+        return spec
+    if spec not in ACTIVATIONS:
+        raise ValueError(f"MLP: activation must be one of {list(ACTIVATIONS)}, a Module "
+                         f"class or None, got {spec!r}")
+    return ACTIVATIONS[spec]
+
+
+class MLP(Sequential):
+    """A fully connected network: `MLP([784, 16, 16, 10])` is the lessons' digit network.
+
+    Linear layers with an activation after each (sigmoid by default, the output layer too,
+    as in the lessons). `output_activation=None` leaves the last layer's weighted sums as
+    they are (logits, for `cross_entropy`). Layers sit at even indices, so the state_dict
+    keys are "0.weight", "0.bias", "2.weight", … exactly as for the same
+    `torch.nn.Sequential`, and the weights load there unchanged.
+    """
+
+    def __init__(self, sizes: list[int], activation: str | type[Module] | None = "sigmoid",
+                 output_activation: str | type[Module] | None = "sigmoid",
+                 init: str = "xavier", seed: Seed = None, dtype: Any = DEFAULT_DTYPE) -> None:
+        if len(sizes) < 2:
+            raise ValueError(f"MLP: sizes needs at least an input and an output size, "
+                             f"got {sizes}")
+        hidden, output = _activation_class(activation), _activation_class(output_activation)
+        rng = _rng(seed)
+        modules: list[Module] = []
+        for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
+            modules.append(Linear(fan_in, fan_out, init=init, seed=rng, dtype=dtype))
+            act = output if i == len(sizes) - 2 else hidden
+            if act is not None:
+                modules.append(act())
+        super().__init__(*modules)
+        self.sizes = list(sizes)
+
+
+# ----------------------------------------------------------------------------------------
+# Losses as modules
+# ----------------------------------------------------------------------------------------
+class MSELoss(Module):
+    """Squared-error cost as a module: `MSELoss()(prediction, target)`."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        self.reduction = reduction
+
+    def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
+        return mse_loss(prediction, target, self.reduction)
+
+
+class CrossEntropyLoss(Module):
+    """Cross-entropy of logits against integer labels, as a module."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        self.reduction = reduction
+
+    def forward(self, logits: Tensor, labels: Any) -> Tensor:
+        return cross_entropy(logits, labels, self.reduction)
+
+
+# ----------------------------------------------------------------------------------------
+# Saving and loading: .npz, never pickle, written atomically
+# ----------------------------------------------------------------------------------------
+def save(module: Module, path: str | os.PathLike) -> None:
+    """Write the module's state_dict to `path` as .npz (numpy arrays only, no pickle),
+    through a temporary file and a rename, so a crash never leaves half a file."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **module.state_dict())
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load(module: Module, path: str | os.PathLike) -> Module:
+    """Load parameters saved by `save` into `module`. A truncated or foreign file, or one
+    whose keys or shapes do not fit, raises an error and leaves the module unchanged."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single array, not named parameters")
+        with archive:
+            state = {key: archive[key] for key in archive.files}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"nn.load: {path} does not exist") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"nn.load: {path} is not a readable .npz of parameters ({err})") from None
+    module.load_state_dict(state)
+    return module
