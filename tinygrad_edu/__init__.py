@@ -11,7 +11,7 @@
 hypothesis installed, `tinygrad_edu.testing` (strategies).
 """
 
-from tinygrad_edu import datasets, functional, nn, optim
+from tinygrad_edu import datasets, functional, nn, optim, viz
 from tinygrad_edu.gradcheck import (
     GradcheckError,
     gradcheck,
@@ -20,9 +20,26 @@ from tinygrad_edu.gradcheck import (
     numeric_jacobian,
 )
 from tinygrad_edu.tensor import Function, Tensor, enable_grad, grad, is_grad_enabled, no_grad
+from tinygrad_edu.viz import detect_anomaly
 
 __version__ = "0.1.0"
 
-__all__ = ["Function", "GradcheckError", "Tensor", "datasets", "enable_grad", "functional",
-           "grad", "gradcheck", "gradgradcheck", "is_grad_enabled", "jacobian", "nn",
-           "no_grad", "numeric_jacobian", "optim"]
+__all__ = [
+    "Function",
+    "GradcheckError",
+    "Tensor",
+    "datasets",
+    "detect_anomaly",
+    "enable_grad",
+    "functional",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "is_grad_enabled",
+    "jacobian",
+    "nn",
+    "no_grad",
+    "numeric_jacobian",
+    "optim",
+    "viz",
+]

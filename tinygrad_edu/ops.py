@@ -301,6 +301,8 @@ class Max(Function):
 
 
 class LogSoftmax(Function):
+    name = "log_softmax"
+
     # log softmax(x)ᵢ = xᵢ − log Σⱼ e^xⱼ, computed as (xᵢ − m) − log Σⱼ e^(xⱼ − m) with
     # m = max x so no exponent is positive: x = ±1e4 neither overflows nor makes NaN.
     def forward(self, x, axis=-1):
@@ -315,6 +317,8 @@ class LogSoftmax(Function):
 
 class MSELoss(Function):
     """C = mean((prediction − target)²), or the sum: the quadratic cost of the lessons."""
+
+    name = "mse_loss"
 
     def forward(self, prediction, target, reduction="mean"):
         if prediction.shape != target.shape:
@@ -382,6 +386,8 @@ class GetItem(Function):
 
 
 class IndexAdd(Function):
+    name = "index_add"
+
     def forward(self, values, index, shape):
         self.index = index
         return scatter_add(values, index, shape)

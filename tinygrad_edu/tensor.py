@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -55,6 +55,18 @@ class enable_grad(contextlib.ContextDecorator):  # noqa: N801 - PyTorch's name
         _GradMode.enabled = self._previous
 
 
+class Observers:
+    """Instruments that watch ops run (viz.trace, detect_anomaly). Empty lists cost one
+    falsy check per op, so a normal run pays nothing for them.
+
+    `forward` entries are called as f(fn, out) after every op; `backward` entries as
+    f(fn, out, grad, input_grads) after each op's backward, before its graph is freed.
+    """
+
+    forward: ClassVar[list[Callable[[Function, Tensor], None]]] = []
+    backward: ClassVar[list[Callable[[Function, Tensor, Any, Sequence[Any]], None]]] = []
+
+
 # ----------------------------------------------------------------------------------------
 # Function: the base class of every differentiable op
 # ----------------------------------------------------------------------------------------
@@ -78,6 +90,12 @@ class Function:
     inputs: tuple[Tensor, ...]
     needs_input_grad: tuple[bool, ...]
     released = False
+    name = "function"  # how errors, traces and pictures call the op
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:  # by default the class name in lower case: MatMul → matmul
+            cls.name = cls.__name__.lower()
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} has no forward")
@@ -102,12 +120,10 @@ class Function:
                 fn.needs_input_grad = needs
                 out.requires_grad = True
                 out._ctx = fn
+        if Observers.forward:
+            for observe in Observers.forward:
+                observe(fn, out)
         return out
-
-    @property
-    def name(self) -> str:
-        """The op's name as users write it: `MatMul` → `matmul`."""
-        return type(self).__name__.lower()
 
     def release(self) -> None:
         """Drop the inputs and saved arrays after backward; mark the op as used up."""
@@ -616,6 +632,9 @@ def _run_backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: boo
         if len(input_grads) != len(fn.inputs):
             raise RuntimeError(f"{fn.name}.backward returned {len(input_grads)} gradients "
                                f"for {len(fn.inputs)} inputs")
+        if Observers.backward:
+            for observe in Observers.backward:
+                observe(fn, tensor, grad, input_grads)
         for parent, parent_grad, needed in zip(fn.inputs, input_grads, fn.needs_input_grad,
                                                strict=True):
             if needed and parent_grad is not None:

@@ -1,0 +1,362 @@
+"""Seeing backprop: the graph as a picture, the backward pass as a table, and alarms.
+
+- `to_dot(t)` / `draw(t, path)`: the graph that produced `t`, as Graphviz DOT text or a
+  rendered SVG/PNG. Draw before `backward()` frees the graph (or pass retain_graph=True).
+- `trace()`: records each step of a backward pass in order.
+- `detect_anomaly()`: stops at the first op whose forward or backward makes NaN or inf,
+  naming the op and the line of your code that created it.
+- `explain_chain_rule(model, x, y)`: the lessons' ∂C/∂w(L) = a(L−1)·σ'(z(L))·∂C/∂a(L),
+  layer by layer, next to what backward computed.
+
+Reads graphs and changes nothing in them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import linecache
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu import functional
+from tinygrad_edu.datasets import atomic_write_bytes
+from tinygrad_edu.tensor import Function, Observers, Tensor
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+# ----------------------------------------------------------------------------------------
+# Where an op was created
+# ----------------------------------------------------------------------------------------
+def user_site() -> str:
+    """ "file:line: code" of the nearest caller outside this package (the user's line)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(PACKAGE_DIR):
+        frame = frame.f_back
+    if frame is None:
+        return "?"
+    code = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+    return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}: {code}"
+
+
+def _remember_site(fn: Function, out: Tensor) -> None:
+    fn.site = user_site()
+
+
+@contextlib.contextmanager
+def _observing(forward: Any = None, backward: Any = None) -> Iterator[None]:
+    """Add observers for the duration of a `with` block (always removed afterwards)."""
+    added = [(Observers.forward, forward), (Observers.backward, backward)]
+    for registry, observer in added:
+        if observer is not None:
+            registry.append(observer)
+    try:
+        yield
+    finally:
+        for registry, observer in added:
+            if observer is not None:
+                registry.remove(observer)
+
+
+def _site_of(fn: Function) -> str:
+    return getattr(fn, "site", "(created outside the trace/anomaly block)")
+
+
+# ----------------------------------------------------------------------------------------
+# The graph as DOT text
+# ----------------------------------------------------------------------------------------
+def graph_of(root: Tensor) -> tuple[list[Tensor], list[Function]]:
+    """Every tensor and op that led to `root` (inputs without grad included), inputs first."""
+    tensors: list[Tensor] = []
+    ops: list[Function] = []
+    seen: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        tensor, inputs_done = stack.pop()
+        fn = tensor._ctx
+        inputs = [] if fn is None or fn.released else list(fn.inputs)
+        if inputs_done or not inputs:
+            if id(tensor) not in seen:
+                seen.add(id(tensor))
+                tensors.append(tensor)
+                if inputs:
+                    ops.append(fn)
+            continue
+        if id(tensor) in seen:
+            continue
+        stack.append((tensor, True))
+        stack.extend((t, False) for t in reversed(inputs) if id(t) not in seen)
+    return tensors, ops
+
+
+def _tensor_label(t: Tensor, show_values: bool) -> str:
+    title = t.name or ("tensor" if t._ctx is None else "")
+    lines = [title] if title else []
+    lines.append(f"{tuple(t.shape)} {t.dtype}")
+    if show_values and t.size <= 16:
+        lines.append("value " + np.array2string(t.data, precision=3, separator=" "))
+        if t.grad is not None:
+            lines.append("grad " + np.array2string(t.grad.data, precision=3, separator=" "))
+    return "\\n".join(line.replace('"', "'") for line in lines)
+
+
+def to_dot(tensor: Tensor, show_values: bool = False) -> str:
+    """Graphviz DOT text of the graph that produced `tensor`.
+
+    Tensors are boxes (name if any, shape, dtype; with `show_values`, the values and
+    gradients of tensors of up to 16 elements); ops are ellipses; edges run the way the
+    data flowed, input → op → output. Leaves that require grad are shaded.
+    """
+    tensors, ops = graph_of(tensor)
+    number = {id(t): i for i, t in enumerate(tensors)}
+    lines = ["digraph tinygrad_edu {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
+    for t in tensors:
+        fill = ', style=filled, fillcolor="#dbe9f6"' if t.is_leaf and t.requires_grad else ""
+        lines.append(f'  t{number[id(t)]} [shape=box, label="{_tensor_label(t, show_values)}"'
+                     f"{fill}];")
+    for t in tensors:
+        fn = t._ctx
+        if fn is None or fn.released or id(t) not in number or fn not in ops:
+            continue
+        op_id = f"op{number[id(t)]}"
+        lines.append(f'  {op_id} [shape=ellipse, label="{fn.name}"];')
+        for parent in fn.inputs:
+            lines.append(f"  t{number[id(parent)]} -> {op_id};")
+        lines.append(f"  {op_id} -> t{number[id(t)]};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def draw(tensor: Tensor, path: str | os.PathLike, show_values: bool = False) -> Path:
+    """Render the graph of `tensor` to `path` (.svg, .png or .pdf) with Graphviz.
+
+    Uses the `graphviz` Python package (the `graphviz` extra) or the `dot` program; both
+    need Graphviz itself installed. Without it, says how to get it.
+    """
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in ("svg", "png", "pdf"):
+        raise ValueError(f"draw: {path} should end in .svg, .png or .pdf")
+    dot_text = to_dot(tensor, show_values)
+    rendered = _render_with_package(dot_text, fmt) or _render_with_program(dot_text, fmt)
+    if rendered is None:
+        raise RuntimeError(
+            "draw: rendering needs Graphviz's `dot` program, which was not found. Install "
+            "it (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz; "
+            "conda: conda install graphviz), optionally with pip install "
+            "\"tinygrad-edu[graphviz]\"; or save viz.to_dot(t) to a .dot file and render "
+            "it at https://dreampuf.github.io/GraphvizOnline")
+    atomic_write_bytes(path, rendered)
+    return path
+
+
+def _render_with_package(dot_text: str, fmt: str) -> bytes | None:
+    try:
+        import graphviz
+    except ImportError:
+        return None
+    try:
+        return graphviz.Source(dot_text).pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        return None
+
+
+def _render_with_program(dot_text: str, fmt: str) -> bytes | None:
+    program = shutil.which("dot")
+    if program is None:
+        return None
+    done = subprocess.run([program, f"-T{fmt}"], input=dot_text.encode(), capture_output=True,
+                          check=False, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"draw: dot failed: {done.stderr.decode(errors='replace')}")
+    return done.stdout
+
+
+# ----------------------------------------------------------------------------------------
+# The backward trace
+# ----------------------------------------------------------------------------------------
+def _norm(value: Any) -> float:
+    if value is None:
+        return float("nan")
+    array = value.data if isinstance(value, Tensor) else value
+    return float(np.linalg.norm(np.asarray(array, dtype=np.float64)))
+
+
+@dataclass
+class TraceStep:
+    """One op's part of a backward pass."""
+
+    op: str
+    site: str
+    input_shapes: list[tuple[int, ...]]
+    output_shape: tuple[int, ...]
+    grad_norm: float  # ‖∂C/∂out‖, the gradient arriving at this op
+    input_grad_norms: list[float]  # ‖∂C/∂input‖ it passes on (nan: input needs no grad)
+
+
+@dataclass
+class Trace:
+    """The steps of a backward pass, in the order they ran. `print(trace)` shows a table;
+    `trace.steps` (or `trace.as_dicts()`) has the numbers, for plots."""
+
+    steps: list[TraceStep] = field(default_factory=list)
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [vars(step).copy() for step in self.steps]
+
+    def __str__(self) -> str:
+        header = (f"{'#':>3}  {'op':<12} {'inputs':<24} {'output':<11} {'‖∂C/∂out‖':>10}  "
+                  f"{'‖∂C/∂inputs‖':<22} created at")
+        rows = [header, "-" * len(header)]
+        for i, s in enumerate(self.steps):
+            shapes = ", ".join(str(sh) for sh in s.input_shapes)
+            passed = ", ".join("-" if np.isnan(n) else f"{n:.3g}" for n in s.input_grad_norms)
+            rows.append(f"{i:>3}  {s.op:<12} {shapes:<24} {s.output_shape!s:<11} "
+                        f"{s.grad_norm:>10.4g}  {passed:<22} {s.site}")
+        return "\n".join(rows)
+
+
+@contextlib.contextmanager
+def trace() -> Iterator[Trace]:
+    """Record every backward step inside the block.
+
+    Ops created inside the block also remember the line of your code that made them; run
+    the forward pass inside too to see those.
+
+        with viz.trace() as t:
+            loss = nn.mse_loss(model(x), y)
+            loss.backward()
+        print(t)
+    """
+    record = Trace()
+
+    def on_backward(fn: Function, out: Tensor, grad: Any, input_grads: Any) -> None:
+        record.steps.append(TraceStep(
+            op=fn.name, site=_site_of(fn), input_shapes=[tuple(t.shape) for t in fn.inputs],
+            output_shape=tuple(out.shape), grad_norm=_norm(grad),
+            input_grad_norms=[_norm(g) for g in input_grads]))
+
+    with _observing(forward=_remember_site, backward=on_backward):
+        yield record
+
+
+# ----------------------------------------------------------------------------------------
+# Anomaly detection
+# ----------------------------------------------------------------------------------------
+class AnomalyError(FloatingPointError):
+    """An op produced NaN or inf inside `detect_anomaly()`."""
+
+
+def _finite(value: Any) -> bool:
+    array = value.data if isinstance(value, Tensor) else value
+    return array is None or bool(np.all(np.isfinite(array)))
+
+
+@contextlib.contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise `AnomalyError` at the first op whose forward or backward makes NaN or inf,
+    naming the op and the line of user code that created it (like
+    `torch.autograd.detect_anomaly`). It checks every value, so it is slow: for debugging.
+    """
+
+    def on_forward(fn: Function, out: Tensor) -> None:
+        fn.site = user_site()
+        if not _finite(out.data):
+            raise AnomalyError(f"detect_anomaly: forward of '{fn.name}' produced "
+                               f"{_what(out.data)}\n  created at {fn.site}")
+
+    def on_backward(fn: Function, out: Tensor, grad: Any, input_grads: Any) -> None:
+        for position, g in enumerate(input_grads):
+            if g is not None and not _finite(g):
+                raise AnomalyError(
+                    f"detect_anomaly: backward of '{fn.name}' produced {_what(g)} in the "
+                    f"gradient of input {position} (shape {tuple(fn.inputs[position].shape)})"
+                    f"\n  created at {_site_of(fn)}")
+
+    with _observing(forward=on_forward, backward=on_backward), np.errstate(all="ignore"):
+        yield
+
+
+def _what(value: Any) -> str:
+    array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    kinds = [word for word, found in (("NaN", np.isnan(array).any()),
+                                      ("inf", np.isinf(array).any())) if found]
+    return " and ".join(kinds)
+
+
+# ----------------------------------------------------------------------------------------
+# The chain rule of the lessons, number by number
+# ----------------------------------------------------------------------------------------
+@dataclass
+class LayerCheck:
+    """One layer's weight gradient: the chain-rule product beside backward's value."""
+
+    layer: int
+    neuron: int  # j
+    input: int  # k
+    a_previous: float  # a(L−1)_k
+    sigmoid_slope: float  # σ'(z(L)_j) = a_j(1 − a_j)
+    grad_of_a: float  # ∂C/∂a(L)_j
+    by_hand: float  # their product
+    by_backward: float  # W.grad[j, k]
+    max_difference: float  # over the whole matrix, hand-formula vs backward
+
+
+def explain_chain_rule(layers: list[tuple[Tensor, Tensor]] | Any, x: np.ndarray,
+                       y: np.ndarray) -> list[LayerCheck]:
+    """For one digit x with target y, compute C = Σⱼ (a(L)ⱼ − yⱼ)² through sigmoid layers
+    and line each layer's weight gradient up with the lessons' chain rule
+
+        ∂C/∂w(L)_jk = a(L−1)_k · σ'(z(L)_j) · ∂C/∂a(L)_j
+
+    `layers` is an `nn.MLP` with sigmoid activations or a list of (W, b). Returns one row
+    per layer, for its largest weight gradient, plus the worst difference over the layer.
+    """
+    pairs = _weight_bias_pairs(layers)
+    a = Tensor(np.asarray(x, dtype=np.float64).reshape(1, -1))
+    activations, layer_weights = [a], []
+    for weight, bias in pairs:
+        w = Tensor(weight.data.astype(np.float64), requires_grad=True)
+        b = Tensor(bias.data.astype(np.float64), requires_grad=True)
+        a = functional.linear(a, w, b).sigmoid().retain_grad()
+        activations.append(a)
+        layer_weights.append(w)
+    cost = functional.mse_loss(a, Tensor(np.asarray(y, np.float64).reshape(1, -1)), "sum")
+    cost.backward()
+    rows = []
+    for layer, w in enumerate(layer_weights, start=1):
+        a_prev, a_out = activations[layer - 1].data[0], activations[layer].data[0]
+        slope, grad_of_a = a_out * (1 - a_out), activations[layer].grad.data[0]
+        by_hand = np.outer(slope * grad_of_a, a_prev)  # row j, column k
+        j, k = np.unravel_index(np.argmax(np.abs(w.grad.data)), w.shape)
+        rows.append(LayerCheck(layer, int(j), int(k), float(a_prev[k]), float(slope[j]),
+                               float(grad_of_a[j]), float(by_hand[j, k]), float(w.grad.data[j, k]),
+                               float(np.abs(by_hand - w.grad.data).max())))
+    return rows
+
+
+def _weight_bias_pairs(layers: Any) -> list[tuple[Tensor, Tensor]]:
+    if isinstance(layers, list):
+        return layers
+    linear = [m for m in layers if hasattr(m, "weight")]
+    return [(m.weight, m.bias) for m in linear]
+
+
+def format_chain_rule(rows: list[LayerCheck]) -> str:
+    """The rows of `explain_chain_rule` as text a learner can follow."""
+    lines = ["∂C/∂w(L)_jk = a(L−1)_k · σ'(z(L)_j) · ∂C/∂a(L)_j, for the largest weight "
+             "gradient of each layer:"]
+    for r in rows:
+        lines.append(
+            f"  layer {r.layer}, w_{r.neuron},{r.input}: {r.a_previous:.6f} · "
+            f"{r.sigmoid_slope:.6f} · {r.grad_of_a:+.6f} = {r.by_hand:+.10f}   backward: "
+            f"{r.by_backward:+.10f}   (whole layer: max difference {r.max_difference:.1e})")
+    return "\n".join(lines)
