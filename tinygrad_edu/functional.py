@@ -13,8 +13,9 @@ from tinygrad_edu.tensor import Tensor
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """z = x Wᵀ + b: the weighted sums of a layer for a batch of rows x (one op)."""
-    inputs = (x, weight) if bias is None else (x, weight, bias)
-    return ops.Linear.apply(*inputs)
+    if bias is None:
+        return ops.Linear.apply(x, weight)
+    return ops.Linear.apply(x, weight, bias)
 
 
 def sigmoid(x: Tensor) -> Tensor:

@@ -53,9 +53,22 @@ class Module:
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} has no forward")
 
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        """(name, value) of the attributes that may hold parameters or modules, also
+        inside lists, tuples and dicts."""
+        for name, value in vars(self).items():
+            if isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    yield f"{name}.{i}", item
+            elif isinstance(value, dict):
+                for key, item in value.items():
+                    yield f"{name}.{key}", item
+            else:
+                yield name, value
+
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """The direct sub-modules with their attribute names."""
-        for name, value in _named_members(self):
+        for name, value in self._members():
             if isinstance(value, Module):
                 yield name, value
 
@@ -68,7 +81,7 @@ class Module:
                 yield name, value
 
     def _walk(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
-        for name, value in _named_members(self):
+        for name, value in self._members():
             if isinstance(value, Parameter):
                 yield prefix + name, value
             elif isinstance(value, Module):
@@ -125,19 +138,6 @@ class Module:
             return f"{type(self).__name__}({self.extra_repr()})"
         lines = [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in children]
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
-
-
-def _named_members(module: Module) -> Iterator[tuple[str, Any]]:
-    """Attributes that are parameters or modules, also inside lists, tuples and dicts."""
-    for name, value in vars(module).items():
-        if isinstance(value, (list, tuple)):
-            for i, item in enumerate(value):
-                yield f"{name}.{i}", item
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                yield f"{name}.{key}", item
-        else:
-            yield name, value
 
 
 # ----------------------------------------------------------------------------------------
@@ -214,21 +214,23 @@ class Sequential(Module):
     """Modules applied one after the other; they are named "0", "1", … as in PyTorch."""
 
     def __init__(self, *modules: Module) -> None:
-        for i, module in enumerate(modules):
-            setattr(self, str(i), module)
+        self.modules = list(modules)
         self.name_parameters()
 
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        return ((str(i), module) for i, module in enumerate(self.modules))
+
     def __iter__(self) -> Iterator[Module]:
-        return (module for _, module in self.named_children())
+        return iter(self.modules)
 
     def __len__(self) -> int:
-        return len(list(self.named_children()))
+        return len(self.modules)
 
     def __getitem__(self, index: int) -> Module:
-        return list(self)[index]
+        return self.modules[index]
 
     def forward(self, x: Tensor) -> Tensor:
-        for module in self:
+        for module in self.modules:
             x = module(x)
         return x
 

@@ -10,13 +10,19 @@ its inputs (the vector–Jacobian product) and adding them up where a tensor fed
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+import itertools
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
 ArrayLike = Any  # a number, a (nested) list, a numpy array or a Tensor
 DEFAULT_DTYPE = np.float32
+
+# Every tensor gets the next number when it is created. An op can only use tensors that
+# already exist, so its output always has a larger number than its inputs: sorting by this
+# number is a topological order of any graph, with no recursion needed.
+_creation_counter = itertools.count()
 
 
 # ----------------------------------------------------------------------------------------
@@ -88,7 +94,8 @@ class Function:
     """
 
     inputs: tuple[Tensor, ...]
-    needs_input_grad: tuple[bool, ...]
+    arrays: list[np.ndarray]
+    needs_input_grad: list[bool]
     released = False
     name = "function"  # how errors, traces and pictures call the op
 
@@ -107,16 +114,21 @@ class Function:
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
         """Run the op forward; link the output to this op when a gradient may be needed."""
         fn = cls()
+        arrays = [t.data for t in inputs]
         try:
-            data = fn.forward(*[t.data for t in inputs], **params)
-        except ValueError as err:  # numpy's shape errors, re-said at the API boundary
-            shapes = " and ".join(str(t.shape) for t in inputs)
-            raise ValueError(f"{fn.name}: {err} (input shapes {shapes})") from None
+            data = fn.forward(*arrays, **params)
+        except ValueError as err:  # shape errors, said at the API boundary
+            message = str(err)
+            if not message.startswith(f"{fn.name}:"):  # numpy's words: add op and shapes
+                shapes = " and ".join(str(t.shape) for t in inputs)
+                message = f"{fn.name}: {message} (input shapes {shapes})"
+            raise ValueError(message) from None
         out = Tensor._wrap(data)
         if _GradMode.enabled:
-            needs = tuple(t.requires_grad for t in inputs)
+            needs = [t.requires_grad for t in inputs]
             if True in needs:
                 fn.inputs = inputs
+                fn.arrays = arrays  # the values backward will see (a plain backward)
                 fn.needs_input_grad = needs
                 out.requires_grad = True
                 out._ctx = fn
@@ -164,6 +176,7 @@ class Tensor:
 
     __slots__ = (
         "__weakref__",
+        "_created",
         "_ctx",
         "_hooks",
         "_retains_grad",
@@ -183,6 +196,7 @@ class Tensor:
         self._retains_grad = False
         self._hooks: dict[int, Callable] | None = None
         self.name = name
+        self._created = next(_creation_counter)
         if requires_grad:
             self.requires_grad_(True)
 
@@ -197,6 +211,7 @@ class Tensor:
         t._retains_grad = False
         t._hooks = None
         t.name = None
+        t._created = next(_creation_counter)
         return t
 
     # -- plain attributes ----------------------------------------------------------------
@@ -570,34 +585,32 @@ def _shape_arg(shape: tuple) -> tuple[int, ...]:
 def topological_order(root: Tensor) -> list[Tensor]:
     """Every tensor that requires grad and leads to `root`, inputs before outputs.
 
-    An explicit stack instead of recursion, so a chain of 100,000 ops does not hit
-    Python's recursion limit (micrograd's recursive version breaks near 1,000).
+    First collect them, walking from `root` through each op's inputs (the list grows as
+    it is walked, so there is no recursion: a chain of 100,000 ops is fine, where
+    micrograd's recursive version breaks near 1,000). Then sort by creation number: an
+    op's output is always created after its inputs, so that order is topological.
     """
-    order: list[Tensor] = []
-    visited: set[int] = {id(root)}
-    stack: list[tuple[Tensor, Iterator[Tensor]]] = [(root, _parents(root))]
-    while stack:
-        tensor, parents = stack[-1]
-        for parent in parents:
-            if id(parent) not in visited:
-                visited.add(id(parent))
-                stack.append((parent, _parents(parent)))
-                break
-        else:  # all parents placed: this tensor can follow them
-            stack.pop()
-            order.append(tensor)
-    return order
+    found = [root]
+    seen = {id(root)}
+    for tensor in found:
+        fn = tensor._ctx
+        if fn is None:
+            continue
+        if fn.released:
+            raise RuntimeError(
+                f"backward: the graph through '{fn.name}' was already freed by an earlier "
+                "backward(); pass retain_graph=True to the first backward() to go through "
+                "it twice")
+        for parent in fn.inputs:
+            if parent.requires_grad and id(parent) not in seen:
+                seen.add(id(parent))
+                found.append(parent)
+    found.sort(key=_creation_number)
+    return found
 
 
-def _parents(tensor: Tensor) -> Iterator[Tensor]:
-    fn = tensor._ctx
-    if fn is None:
-        return iter(())
-    if fn.released:
-        raise RuntimeError(
-            f"backward: the graph through '{fn.name}' was already freed by an earlier "
-            "backward(); pass retain_graph=True to the first backward() to go through it twice")
-    return (t for t in fn.inputs if t.requires_grad)
+def _creation_number(tensor: Tensor) -> int:
+    return tensor._created
 
 
 def _run_backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
@@ -626,7 +639,7 @@ def _run_backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: boo
         if create_graph:
             input_grads = fn.backward(grad, tensor, *fn.inputs)
         else:
-            input_grads = fn.backward(grad, tensor.data, *[t.data for t in fn.inputs])
+            input_grads = fn.backward(grad, tensor.data, *fn.arrays)
         if not isinstance(input_grads, (tuple, list)):  # one input: one gradient, unwrapped
             input_grads = (input_grads,)
         if len(input_grads) != len(fn.inputs):
@@ -635,10 +648,12 @@ def _run_backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: boo
         if Observers.backward:
             for observe in Observers.backward:
                 observe(fn, tensor, grad, input_grads)
+        # (lengths were checked above, so strict=False loses nothing)
         for parent, parent_grad, needed in zip(fn.inputs, input_grads, fn.needs_input_grad,
-                                               strict=True):
+                                               strict=False):
             if needed and parent_grad is not None:
-                _check_gradient(fn, parent, parent_grad)
+                if parent_grad.shape != parent.data.shape:
+                    _wrong_shape(fn, parent, parent_grad)
                 previous = pending.get(id(parent))
                 pending[id(parent)] = parent_grad if previous is None else previous + parent_grad
         if not retain_graph:
@@ -689,11 +704,10 @@ def _graph_seed(given: ArrayLike | None, seed: np.ndarray) -> Tensor:
     return Tensor(seed)
 
 
-def _check_gradient(fn: Function, parent: Tensor, grad: Any) -> None:
+def _wrong_shape(fn: Function, parent: Tensor, grad: Any) -> None:
     """An op's gradient must have its input's shape: a wrong one is a bug in that op."""
-    if grad.shape != parent.data.shape:
-        raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {grad.shape} "
-                           f"for an input of shape {parent.data.shape}")
+    raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {grad.shape} "
+                       f"for an input of shape {parent.data.shape}")
 
 
 def _run_hooks(tensor: Tensor, grad: Any, create_graph: bool) -> Any:
@@ -713,14 +727,14 @@ def _accumulate_grad(tensor: Tensor, grad: Any, stored: set[int], create_graph: 
             grad = grad.to(tensor.dtype)
         tensor.grad = grad if tensor.grad is None else tensor.grad + grad
         return
-    if grad.dtype != tensor.dtype:
-        grad = grad.astype(tensor.dtype)
+    if grad.dtype != tensor.data.dtype:
+        grad = grad.astype(tensor.data.dtype)
     if tensor.grad is not None:
         grad = tensor.grad.data + grad  # a new array: earlier .grad objects stay as they were
-    elif id(grad) in stored or grad.base is not None or not grad.flags.writeable:
+    elif grad.base is not None or id(grad) in stored:
         # Ops pass gradients through without copying (add hands the same array to both
-        # inputs, reshape returns a view). A copy keeps each .grad its own array, so
-        # changing one in place can never change another.
+        # inputs; reshape and broadcast_to return views). A copy keeps each .grad its
+        # own array, so changing one in place can never change another.
         grad = grad.copy()
     stored.add(id(grad))
     tensor.grad = Tensor._wrap(grad)
