@@ -219,3 +219,10 @@ def test_see_the_graph_example_writes_files_and_traces(tmp_path):
     steps = module.main(["--out", str(tmp_path)])
     assert (tmp_path / "neuron.dot").read_text().count("label=") == 11
     assert [s.op for s in steps.steps] == ["mse_loss", "sigmoid", "linear", "sigmoid", "linear"]
+
+
+def test_drawing_a_freed_graph_says_to_retain_it():
+    a, _ = known_graph()
+    a.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        viz.to_dot(a)

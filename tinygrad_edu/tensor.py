@@ -582,8 +582,9 @@ def _shape_arg(shape: tuple) -> tuple[int, ...]:
 # ----------------------------------------------------------------------------------------
 # backward(): order the graph, then walk it once
 # ----------------------------------------------------------------------------------------
-def topological_order(root: Tensor) -> list[Tensor]:
-    """Every tensor that requires grad and leads to `root`, inputs before outputs.
+def topological_order(root: Tensor, grad_only: bool = True) -> list[Tensor]:
+    """Every tensor that leads to `root` and requires grad (every one at all when
+    `grad_only` is False, as pictures want), inputs before outputs.
 
     First collect them, walking from `root` through each op's inputs (the list grows as
     it is walked, so there is no recursion: a chain of 100,000 ops is fine, where
@@ -598,11 +599,10 @@ def topological_order(root: Tensor) -> list[Tensor]:
             continue
         if fn.released:
             raise RuntimeError(
-                f"backward: the graph through '{fn.name}' was already freed by an earlier "
-                "backward(); pass retain_graph=True to the first backward() to go through "
-                "it twice")
+                f"the graph through '{fn.name}' was already freed by an earlier backward(); "
+                "pass retain_graph=True to that backward() to use the graph again")
         for parent in fn.inputs:
-            if parent.requires_grad and id(parent) not in seen:
+            if (parent.requires_grad or not grad_only) and id(parent) not in seen:
                 seen.add(id(parent))
                 found.append(parent)
     found.sort(key=_creation_number)

@@ -1,7 +1,8 @@
 """Seeing backprop: the graph as a picture, the backward pass as a table, and alarms.
 
 - `to_dot(t)` / `draw(t, path)`: the graph that produced `t`, as Graphviz DOT text or a
-  rendered SVG/PNG. Draw before `backward()` frees the graph (or pass retain_graph=True).
+  rendered SVG/PNG. Draw before `backward()` frees the graph (or pass retain_graph=True):
+  a freed graph gives an error that says so.
 - `trace()`: records each step of a backward pass in order.
 - `detect_anomaly()`: stops at the first op whose forward or backward makes NaN or inf,
   naming the op and the line of your code that created it.
@@ -28,7 +29,7 @@ import numpy as np
 
 from tinygrad_edu import functional
 from tinygrad_edu.datasets import atomic_write_bytes
-from tinygrad_edu.tensor import Function, Observers, Tensor
+from tinygrad_edu.tensor import Function, Observers, Tensor, topological_order
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -75,26 +76,8 @@ def _site_of(fn: Function) -> str:
 # ----------------------------------------------------------------------------------------
 def graph_of(root: Tensor) -> tuple[list[Tensor], list[Function]]:
     """Every tensor and op that led to `root` (inputs without grad included), inputs first."""
-    tensors: list[Tensor] = []
-    ops: list[Function] = []
-    seen: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        tensor, inputs_done = stack.pop()
-        fn = tensor._ctx
-        inputs = [] if fn is None or fn.released else list(fn.inputs)
-        if inputs_done or not inputs:
-            if id(tensor) not in seen:
-                seen.add(id(tensor))
-                tensors.append(tensor)
-                if inputs:
-                    ops.append(fn)
-            continue
-        if id(tensor) in seen:
-            continue
-        stack.append((tensor, True))
-        stack.extend((t, False) for t in reversed(inputs) if id(t) not in seen)
-    return tensors, ops
+    tensors = topological_order(root, grad_only=False)
+    return tensors, [t._ctx for t in tensors if t._ctx is not None]
 
 
 def _tensor_label(t: Tensor, show_values: bool) -> str:
@@ -115,7 +98,7 @@ def to_dot(tensor: Tensor, show_values: bool = False) -> str:
     gradients of tensors of up to 16 elements); ops are ellipses; edges run the way the
     data flowed, input → op → output. Leaves that require grad are shaded.
     """
-    tensors, ops = graph_of(tensor)
+    tensors, _ = graph_of(tensor)
     number = {id(t): i for i, t in enumerate(tensors)}
     lines = ["digraph tinygrad_edu {", "  rankdir=LR;", '  node [fontname="Helvetica"];']
     for t in tensors:
@@ -124,7 +107,7 @@ def to_dot(tensor: Tensor, show_values: bool = False) -> str:
                      f"{fill}];")
     for t in tensors:
         fn = t._ctx
-        if fn is None or fn.released or id(t) not in number or fn not in ops:
+        if fn is None:
             continue
         op_id = f"op{number[id(t)]}"
         lines.append(f'  {op_id} [shape=ellipse, label="{fn.name}"];')
