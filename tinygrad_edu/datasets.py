@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tinygrad_edu.tensor import random_generator
+
 DATA_DIR = Path(__file__).parent / "data"
 SAMPLE_FILES = ("mnist_sample-images-idx3-ubyte.gz", "mnist_sample-labels-idx1-ubyte.gz")
 
@@ -271,7 +273,7 @@ def random_shift(images: np.ndarray, max_shift: int = 1,
     """Each image moved by its own random offset of up to `max_shift` pixels in each
     direction, empty borders filled with 0: the same digits, slightly moved. Training on
     fresh shifts every epoch is more data for free (a "7" one pixel left is still a "7")."""
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = random_generator(seed)
     count, height, width = images.shape
     padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
     dy, dx = rng.integers(0, 2 * max_shift + 1, size=(2, count))
@@ -297,8 +299,7 @@ def iterate_batches(*arrays: np.ndarray, batch_size: int, shuffle: bool = False,
         raise ValueError(f"iterate_batches: batch_size must be ≥ 1, got {batch_size}")
     order = np.arange(count)
     if shuffle:
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        order = rng.permutation(count)
+        order = random_generator(seed).permutation(count)
     for start in range(0, count, batch_size):
         rows = order[start:start + batch_size]
         yield tuple(a[rows] for a in arrays)

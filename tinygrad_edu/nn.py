@@ -19,7 +19,7 @@ import numpy as np
 from tinygrad_edu import functional
 from tinygrad_edu.datasets import atomic_write_bytes
 from tinygrad_edu.functional import cross_entropy, mse_loss
-from tinygrad_edu.tensor import DEFAULT_DTYPE, Tensor
+from tinygrad_edu.tensor import DEFAULT_DTYPE, Tensor, random_generator
 
 __all__ = ["MLP", "CrossEntropyLoss", "Linear", "MSELoss", "Module", "Parameter", "ReLU",
            "Sequential", "Sigmoid", "Tanh", "cross_entropy", "functional", "load", "mse_loss",
@@ -146,10 +146,6 @@ class Module:
 INITIALISERS = ("xavier", "lecun", "nielsen")
 
 
-def _rng(seed: Seed) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
-
 def initial_weights(fan_in: int, fan_out: int, init: str, rng: np.random.Generator
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Starting weights (fan_out, fan_in) and biases (fan_out,) for one layer.
@@ -176,7 +172,7 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  init: str = "xavier", seed: Seed = None, dtype: Any = DEFAULT_DTYPE) -> None:
-        weight, b = initial_weights(in_features, out_features, init, _rng(seed))
+        weight, b = initial_weights(in_features, out_features, init, random_generator(seed))
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(weight.astype(dtype), name="weight")
         self.bias = Parameter(b.astype(dtype), name="bias") if bias else None
@@ -265,7 +261,7 @@ class MLP(Sequential):
             raise ValueError(f"MLP: sizes needs at least an input and an output size, "
                              f"got {sizes}")
         hidden, output = _activation_class(activation), _activation_class(output_activation)
-        rng = _rng(seed)
+        rng = random_generator(seed)
         modules: list[Module] = []
         for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
             modules.append(Linear(fan_in, fan_out, init=init, seed=rng, dtype=dtype))

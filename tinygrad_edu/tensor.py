@@ -163,7 +163,9 @@ def _as_array(data: ArrayLike, dtype: Any = None) -> np.ndarray:
     return array
 
 
-def _random_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
+def random_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """A numpy Generator from a seed (or None for fresh entropy); a Generator passes
+    through, so callers can share one stream of random numbers."""
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
@@ -503,14 +505,14 @@ class Tensor:
     def randn(cls, *shape: int, requires_grad: bool = False, dtype: Any = DEFAULT_DTYPE,
               seed: int | np.random.Generator | None = None) -> Tensor:
         """Samples of the standard normal N(0, 1); `seed` is an int or a numpy Generator."""
-        data = _random_generator(seed).standard_normal(_shape_arg(shape)).astype(dtype)
+        data = random_generator(seed).standard_normal(_shape_arg(shape)).astype(dtype)
         return cls(data, requires_grad=requires_grad)
 
     @classmethod
     def rand(cls, *shape: int, requires_grad: bool = False, dtype: Any = DEFAULT_DTYPE,
              seed: int | np.random.Generator | None = None) -> Tensor:
         """Samples of the uniform distribution on [0, 1)."""
-        data = _random_generator(seed).random(_shape_arg(shape)).astype(dtype)
+        data = random_generator(seed).random(_shape_arg(shape)).astype(dtype)
         return cls(data, requires_grad=requires_grad)
 
     # -- the backward pass -------------------------------------------------------------------

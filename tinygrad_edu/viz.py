@@ -251,7 +251,7 @@ def detect_anomaly() -> Iterator[None]:
     """
 
     def on_forward(fn: Function, out: Tensor) -> None:
-        fn.site = user_site()
+        _remember_site(fn, out)
         if not _finite(out.data):
             raise AnomalyError(f"detect_anomaly: forward of '{fn.name}' produced "
                                f"{_what(out.data)}\n  created at {fn.site}")
