@@ -1,6 +1,5 @@
 """The examples run and learn: the flagship reaches its accuracy, options work end to end."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -8,26 +7,18 @@ import pytest
 
 from tinygrad_edu import nn
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
-
-
-def load_example(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists(),
                     reason="the real MNIST test set (../shared) is not here")
-def test_flagship_defaults_reach_90_percent_on_the_real_test_set(tmp_path):
+def test_flagship_defaults_reach_90_percent_on_the_real_test_set(tmp_path, load_example):
     result = load_example("mnist").main(["--test-dir", str(SHARED_MNIST),
                                          "--figure", str(tmp_path / "figure.png")])
     assert result["test_accuracy"] >= 0.90
 
 
-def test_flagship_learns_on_the_held_out_split_and_saves(tmp_path, capsys):
+def test_flagship_learns_on_the_held_out_split_and_saves(tmp_path, capsys, load_example):
     weights = tmp_path / "weights.npz"
     result = load_example("mnist").main(["--epochs", "3", "--save", str(weights),
                                          "--figure", str(tmp_path / "figure.png")])
@@ -45,18 +36,18 @@ def test_flagship_learns_on_the_held_out_split_and_saves(tmp_path, capsys):
                                      ["--optimizer", "adam", "--lr", "0.01", "--no-augment"],
                                      ["--sizes", "784", "32", "10", "--batch-size", "32",
                                       "--lr", "30"]])
-def test_flagship_options(tmp_path, options):
+def test_flagship_options(tmp_path, options, load_example):
     result = load_example("mnist").main(options + ["--epochs", "2", "--figure",
                                                    str(tmp_path / "f.png")])
     assert result["test_accuracy"] > 0.6
 
 
-def test_custom_network_learns():
+def test_custom_network_learns(load_example):
     accuracy = load_example("custom_network").main(["--epochs", "3"])
     assert accuracy > 0.75
 
 
-def test_tiny_graph_prints_the_neuron_gradients(capsys):
+def test_tiny_graph_prints_the_neuron_gradients(capsys, load_example):
     load_example("tiny_graph").main()
     printed = capsys.readouterr().out
     assert "∂a/∂w" in printed
@@ -64,7 +55,7 @@ def test_tiny_graph_prints_the_neuron_gradients(capsys):
     assert 0 < float(values) <= 0.25 and np.isfinite(float(values))
 
 
-def test_gradient_check_experiment_shows_the_v(tmp_path, capsys):
+def test_gradient_check_experiment_shows_the_v(tmp_path, capsys, load_example):
     example = load_example("gradient_check")
     errors = example.main(["--plot", str(tmp_path / "v.png")])
     f64, f32 = np.array(errors["float64"]), np.array(errors["float32"])

@@ -4,7 +4,6 @@ import itertools
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,25 +197,13 @@ def test_chain_rule_lines_up_with_backward_for_the_seed_network():
     assert "a(L−1)_k · σ'(z(L)_j) · ∂C/∂a(L)_j" in text and "layer 3" in text
 
 
-def test_backprop_by_hand_example_agrees_to_float64_precision(capsys):
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "examples" / "backprop_by_hand.py"
-    spec = importlib.util.spec_from_file_location("backprop_by_hand", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.main() < 1e-15
+def test_backprop_by_hand_example_agrees_to_float64_precision(capsys, load_example):
+    assert load_example("backprop_by_hand").main() < 1e-15
     assert "13,002 gradients" in capsys.readouterr().out
 
 
-def test_see_the_graph_example_writes_files_and_traces(tmp_path):
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "examples" / "see_the_graph.py"
-    spec = importlib.util.spec_from_file_location("see_the_graph", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    steps = module.main(["--out", str(tmp_path)])
+def test_see_the_graph_example_writes_files_and_traces(tmp_path, load_example):
+    steps = load_example("see_the_graph").main(["--out", str(tmp_path)])
     assert (tmp_path / "neuron.dot").read_text().count("label=") == 11
     assert [s.op for s in steps.steps] == ["mse_loss", "sigmoid", "linear", "sigmoid", "linear"]
 
