@@ -147,6 +147,16 @@ def test_removed_hook_no_longer_runs_and_leaf_hooks_work():
     assert x.grad.item() == 4.0
 
 
+def test_a_leaf_hook_sees_the_whole_gradient_of_a_leaf_used_twice():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.data.copy()) or g * 2)
+    (x * 3 + x * x).sum().backward()  # ∂/∂x = 3 + 2x, from two ops
+    assert len(seen) == 1
+    np.testing.assert_array_equal(seen[0], [5.0, 7.0])
+    np.testing.assert_array_equal(x.grad.data, [10.0, 14.0])
+
+
 def test_retain_grad_on_any_tensor():
     x = Tensor([1.0, 2.0], requires_grad=True)
     middle = (x * x).retain_grad()
