@@ -3,7 +3,9 @@
 One step = forward through 784 → 16 → 16 → 10 (sigmoid), MSE cost, backward, SGD update,
 through the public API (nn.MLP, nn.mse_loss, optim.SGD). The hand-written numpy step does
 the same arithmetic with the formulas written out; its weights and gradients are checked
-equal to tinygrad_edu's before timing. PyTorch (CPU) runs too when it is installed.
+equal to tinygrad_edu's before timing. PyTorch (CPU) runs too when it is installed. So does
+bench/bare_engine.py, the least a graph engine can do for this step: its ratio is the floor
+for any engine of this design on this machine.
 
 The systems take turns in blocks (so drifts in machine speed hit all of them), after a
 warm-up; the table gives median µs per step and each system's ratio to hand-written numpy.
@@ -26,6 +28,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from bare_engine import bare_step
 
 from tinygrad_edu import Tensor, nn, optim
 
@@ -122,6 +125,18 @@ def check_same_gradients(model: nn.MLP, x: np.ndarray, y: np.ndarray) -> float:
     return worst
 
 
+def check_bare_engine(state: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray,
+                      tolerance: float) -> None:
+    """One step of the bare engine must leave the same weights as one hand-written step."""
+    bare = [state[k].copy() for k in state]
+    by_hand = [state[k].copy() for k in state]
+    bare_step(bare, x, y, LR)()
+    numpy_step(by_hand, x, y)()
+    for a, b in zip(bare, by_hand, strict=True):
+        if not np.allclose(a, b, rtol=tolerance, atol=tolerance):
+            sys.exit("the bare engine's step differs from the hand-written one")
+
+
 # ----------------------------------------------------------------------------------------
 # Timing
 # ----------------------------------------------------------------------------------------
@@ -142,8 +157,10 @@ def measure(batch: int, dtype: type, blocks: int, seconds_per_block: float
         sys.exit(f"gradients differ from the hand-written ones by {difference:.1e} "
                  f"(batch {batch}, {np.dtype(dtype).name})")
     state = model.state_dict()
+    check_bare_engine(state, x, y, tolerance)
     steps = {"tinygrad_edu": tinygrad_step(model, x, y),
-             "numpy": numpy_step([state[k].copy() for k in state], x, y)}
+             "numpy": numpy_step([state[k].copy() for k in state], x, y),
+             "bare": bare_step([state[k].copy() for k in state], x, y, LR)}
     torch_run = torch_step(state, x, y)
     if torch_run is not None:
         steps["pytorch"] = torch_run
@@ -162,13 +179,14 @@ def measure(batch: int, dtype: type, blocks: int, seconds_per_block: float
 
 def step_table(batches: list[int], dtypes: list[type], blocks: int, per_block: float) -> None:
     print(f"{'dtype':<8} {'batch':>5} {'numpy µs':>9} {'tinygrad µs':>12} {'ratio':>6} "
-          f"{'pytorch µs':>11} {'ratio':>6}")
+          f"{'bare µs':>8} {'ratio':>6} {'pytorch µs':>11} {'ratio':>6}")
     for dtype in dtypes:
         for batch in batches:
             medians = measure(batch, dtype, blocks, per_block)
             base = medians["numpy"]
             row = (f"{np.dtype(dtype).name:<8} {batch:>5} {base * 1e6:9.1f} "
-                   f"{medians['tinygrad_edu'] * 1e6:12.1f} {medians['tinygrad_edu'] / base:6.2f}")
+                   f"{medians['tinygrad_edu'] * 1e6:12.1f} {medians['tinygrad_edu'] / base:6.2f} "
+                   f"{medians['bare'] * 1e6:8.1f} {medians['bare'] / base:6.2f}")
             if "pytorch" in medians:
                 row += f" {medians['pytorch'] * 1e6:11.1f} {medians['pytorch'] / base:6.2f}"
             else:

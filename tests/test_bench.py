@@ -1,0 +1,39 @@
+"""bench/step.py compares like with like: the three steps it times compute the same thing.
+
+(Only correctness here; the timings themselves are printed by the script, never asserted.)
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import bare_engine
+import step
+
+from tinygrad_edu import nn
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_tinygrad_gradients_equal_the_hand_written_ones(batch):
+    x, y = step.make_data(batch, np.float64)
+    model = nn.MLP(step.SIZES, seed=0, dtype=np.float64)
+    assert step.check_same_gradients(model, x, y) < 1e-10
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_one_step_of_each_system_leaves_the_same_weights(batch):
+    x, y = step.make_data(batch, np.float64)
+    model = nn.MLP(step.SIZES, seed=0, dtype=np.float64)
+    state = model.state_dict()
+    by_hand = [state[k].copy() for k in state]
+    bare = [state[k].copy() for k in state]
+    step.tinygrad_step(model, x, y)()
+    step.numpy_step(by_hand, x, y)()
+    bare_engine.bare_step(bare, x, y, step.LR)()
+    for p, hand, b in zip(model.parameters(), by_hand, bare, strict=True):
+        assert not np.array_equal(p.data, state[p.name])  # the step did move the weights
+        np.testing.assert_allclose(p.data, hand, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(b, hand, rtol=1e-12, atol=1e-14)
