@@ -602,7 +602,8 @@ def topological_order(root: Tensor, grad_only: bool = True) -> list[Tensor]:
         fn = tensor._ctx
         if fn is None:
             continue
-        _check_not_released(fn)
+        if fn.released:
+            raise _freed_graph_error(fn)
         for parent in fn.inputs:
             if (parent.requires_grad or not grad_only) and id(parent) not in seen:
                 seen.add(id(parent))
@@ -611,12 +612,12 @@ def topological_order(root: Tensor, grad_only: bool = True) -> list[Tensor]:
     return found
 
 
-def _check_not_released(fn: Function) -> None:
-    """A graph freed by backward() has lost its inputs: say how to keep it."""
-    if fn.released:
-        raise RuntimeError(
-            f"the graph through '{fn.name}' was already freed by an earlier backward(); "
-            "pass retain_graph=True to that backward() to use the graph again")
+def _freed_graph_error(fn: Function) -> RuntimeError:
+    """A graph freed by backward() has lost its inputs: the error says how to keep it.
+    (Callers test `fn.released` themselves: no extra call per op on the backward path.)"""
+    return RuntimeError(
+        f"the graph through '{fn.name}' was already freed by an earlier backward(); "
+        "pass retain_graph=True to that backward() to use the graph again")
 
 
 def _creation_number(tensor: Tensor) -> int:
@@ -675,7 +676,8 @@ def _run_backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: boo
 
 def _op_backward(fn: Function, out: Tensor, grad: Any, create_graph: bool) -> Sequence[Any]:
     """One op's gradients for its inputs: on arrays normally, on Tensors to build a graph."""
-    _check_not_released(fn)
+    if fn.released:
+        raise _freed_graph_error(fn)
     if create_graph:
         input_grads = fn.backward(grad, out, *fn.inputs)
     else:
