@@ -50,7 +50,7 @@ def mse_loss(prediction: Tensor, target: Tensor | np.ndarray, reduction: str = "
     """
     if reduction not in ("mean", "sum"):
         raise ValueError(f"mse_loss: reduction must be 'mean' or 'sum', got {reduction!r}")
-    return ops.MSELoss.apply(prediction, prediction._operand(target), reduction=reduction)
+    return ops.MSELoss.apply(*prediction._operands(target, "mse_loss"), reduction=reduction)
 
 
 def cross_entropy(logits: Tensor, labels: Tensor | np.ndarray | list[int],

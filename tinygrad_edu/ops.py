@@ -57,6 +57,11 @@ def log(value: Any) -> Any:
     return value.log() if isinstance(value, Tensor) else np.log(value)
 
 
+def values(value: Any) -> Any:
+    """The numbers of an array or a Tensor, as an array (for masks such as `y == 0`)."""
+    return value.data if isinstance(value, Tensor) else value
+
+
 def scatter_add(grad: Any, index: Any, shape: tuple[int, ...]) -> Any:
     """A zero array of `shape` with `grad` added at `index`; repeated indices add up."""
     if isinstance(grad, Tensor):
@@ -128,10 +133,18 @@ class Pow(Function):
     def forward(self, x, y):
         return x ** y
 
-    # ∂(xʸ)/∂x = y·xʸ⁻¹, ∂(xʸ)/∂y = xʸ·ln x (defined for x > 0)
+    # ∂(xʸ)/∂x = y·xʸ⁻¹, ∂(xʸ)/∂y = xʸ·ln x. At x = 0 both formulas meet 0·∞, which numpy
+    # makes NaN; the limits, as PyTorch takes them, are 0: for y = 0 (x⁰ = 1 is constant)
+    # and for x = 0 with y ≥ 0 (0ʸ is 0 or 1 whatever y does). So where y = 0 the exponent
+    # y − 1 becomes 0 (y·x⁰ = 0), and where x = 0 ≤ y, ln x reads ln 1 = 0.
     def backward(self, grad, out, x, y):
-        dx = sum_to_shape(grad * y * x ** (y - 1), x.shape) if self.needs_input_grad[0] else None
-        dy = sum_to_shape(grad * out * log(x), y.shape) if self.needs_input_grad[1] else None
+        dx = dy = None
+        if self.needs_input_grad[0]:
+            exponent = y - 1 + (values(y) == 0)
+            dx = sum_to_shape(grad * y * x ** exponent, x.shape)
+        if self.needs_input_grad[1]:
+            base = x + ((values(x) == 0) & (values(y) >= 0))
+            dy = sum_to_shape(grad * out * log(base), y.shape)
         return dx, dy
 
 
@@ -142,6 +155,15 @@ class Neg(Function):
     # ∂(−x)/∂x = −1
     def backward(self, grad, out, x):
         return -grad
+
+
+class Clone(Function):
+    def forward(self, x):
+        return x.copy()
+
+    # a copy passes the gradient through unchanged: ∂x/∂x = 1
+    def backward(self, grad, out, x):
+        return grad
 
 
 class Cast(Function):
@@ -182,7 +204,7 @@ class Tanh(Function):
 class ReLU(Function):
     def forward(self, x):
         self.positive = x > 0
-        return x * self.positive
+        return np.maximum(x, 0)  # (not x·[x > 0]: −inf·0 would be NaN)
 
     # d relu(x)/dx = 1 where x > 0, else 0 (we take 0 at the kink x = 0, as PyTorch)
     def backward(self, grad, out, x):
@@ -332,10 +354,11 @@ class MSELoss(Function):
         if prediction.shape != target.shape:
             raise ValueError(f"mse_loss: prediction of shape {prediction.shape} and target "
                              f"of shape {target.shape} differ")
-        self.scale = 2.0 / prediction.size if reduction == "mean" else 2.0
+        count = prediction.size or np.nan  # the mean of no elements is NaN, as in PyTorch
+        self.scale = 2.0 / count if reduction == "mean" else 2.0
         self.diff = prediction - target
         squared = np.vdot(self.diff, self.diff)  # Σ (a − y)², without a temporary array
-        total = squared / prediction.size if reduction == "mean" else squared
+        total = squared / count if reduction == "mean" else squared
         return np.asarray(total, dtype=prediction.dtype)
 
     # ∂C/∂a = 2(a − y)/n (mean) or 2(a − y) (sum); ∂C/∂y is its negative

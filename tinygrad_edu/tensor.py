@@ -13,8 +13,9 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import threading
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -27,52 +28,104 @@ DEFAULT_DTYPE = np.float32
 _creation_counter = itertools.count()
 
 
+class VersionCounter:
+    """How often a tensor's memory was changed in place, shared by the tensors that are
+    views of the same memory (a reshape, a slice, `detach()`), as PyTorch's version counter.
+
+    Each change also takes the next creation number as its time stamp. An op's output is
+    numbered when the op runs, so a saved tensor changed after that has a stamp larger
+    than the output's number: backward compares the two and refuses, instead of computing
+    a gradient from values the op never saw. Nothing is stored per op at forward time.
+    """
+
+    __slots__ = ("count", "last", "recent")
+    REMEMBERED = 16  # stamps kept, enough to name the version an op saw
+
+    def __init__(self) -> None:
+        self.count = 0  # the version: in-place changes so far
+        self.last = -1  # the stamp of the latest change
+        self.recent: list[int] = []  # the stamps of the latest changes, oldest first
+
+    def bump(self) -> None:
+        self.count += 1
+        self.last = next(_creation_counter)
+        self.recent.append(self.last)
+        if len(self.recent) > self.REMEMBERED:
+            del self.recent[0]
+
+    def version_at(self, stamp: int) -> str:
+        """The version as it was when `stamp` was taken ("≤ n" past what is remembered)."""
+        later = sum(1 for s in self.recent if s > stamp)
+        if later == len(self.recent) == self.REMEMBERED:
+            return f"≤ {self.count - later}"
+        return str(self.count - later)
+
+
 # ----------------------------------------------------------------------------------------
-# Gradient mode
+# Gradient mode and observers: per thread
 # ----------------------------------------------------------------------------------------
-class _GradMode:
-    enabled = True
+class _ThreadGradMode(threading.local):
+    """Whether ops record the graph, for the calling thread only: `no_grad()` in one thread
+    never stops another thread's training. Each thread starts with recording on."""
+
+    def __init__(self) -> None:
+        self.enabled = True
+        self.saved: list[bool] = []  # the mode before each open no_grad/enable_grad block
+
+
+_GradMode = _ThreadGradMode()
 
 
 def is_grad_enabled() -> bool:
-    """True unless inside `no_grad()`: only then do ops record the graph."""
+    """True unless inside `no_grad()` (in this thread): only then do ops record the graph."""
     return _GradMode.enabled
 
 
-class no_grad(contextlib.ContextDecorator):  # noqa: N801 - PyTorch's name
+class _GradModeBlock(contextlib.ContextDecorator):
+    """A block (or decorated function) that runs with grad mode set to `mode`.
+
+    The mode before the block is pushed on this thread's own stack at every entry and
+    popped at exit, so one decorator instance can be entered recursively, or from several
+    threads at once, and each exit restores exactly what its entry found."""
+
+    mode = True
+
+    def __enter__(self) -> _GradModeBlock:
+        _GradMode.saved.append(_GradMode.enabled)
+        _GradMode.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _GradMode.enabled = _GradMode.saved.pop()
+
+
+class no_grad(_GradModeBlock):  # noqa: N801 - PyTorch's name
     """Context manager and decorator: ops inside record no graph (like `torch.no_grad`)."""
 
-    def __enter__(self) -> no_grad:
-        self._previous = _GradMode.enabled
-        _GradMode.enabled = False
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        _GradMode.enabled = self._previous
+    mode = False
 
 
-class enable_grad(contextlib.ContextDecorator):  # noqa: N801 - PyTorch's name
+class enable_grad(_GradModeBlock):  # noqa: N801 - PyTorch's name
     """Context manager and decorator: turn graph recording back on inside `no_grad()`."""
 
-    def __enter__(self) -> enable_grad:
-        self._previous = _GradMode.enabled
-        _GradMode.enabled = True
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        _GradMode.enabled = self._previous
+    mode = True
 
 
-class Observers:
-    """Instruments that watch ops run (viz.trace, detect_anomaly). Empty lists cost one
+class _ThreadObservers(threading.local):
+    """Instruments that watch ops run (viz.trace, detect_anomaly), per thread: a trace or
+    an anomaly check in one thread never sees, or raises in, another. Empty lists cost one
     falsy check per op, so a normal run pays nothing for them.
 
     `forward` entries are called as f(fn, out) after every op; `backward` entries as
     f(fn, out, grad, input_grads) after each op's backward, before its graph is freed.
     """
 
-    forward: ClassVar[list[Callable[[Function, Tensor], None]]] = []
-    backward: ClassVar[list[Callable[[Function, Tensor, Any, Sequence[Any]], None]]] = []
+    def __init__(self) -> None:
+        self.forward: list[Callable[[Function, Tensor], None]] = []
+        self.backward: list[Callable[[Function, Tensor, Any, Sequence[Any]], None]] = []
+
+
+Observers = _ThreadObservers()
 
 
 # ----------------------------------------------------------------------------------------
@@ -126,6 +179,8 @@ class Function:
                 message = f"{fn.name}: {message} (input shapes {shapes})"
             raise ValueError(message) from None
         out = Tensor._wrap(data)
+        if getattr(data, "base", None) is not None:  # a view (reshape, slice): see _share_versions
+            _share_versions(out, inputs)
         if _GradMode.enabled:
             needs = [t.requires_grad for t in inputs]
             if True in needs:
@@ -155,14 +210,29 @@ def _as_array(data: ArrayLike, dtype: Any = None) -> np.ndarray:
     """numpy array for `data`: floats become float32 unless they come as a float64 array."""
     if isinstance(data, Tensor):
         data = data.data
-    if isinstance(data, np.ndarray):
+    if isinstance(data, np.ndarray) and data.dtype.kind in _REAL_KINDS:
         return data if dtype is None else data.astype(dtype, copy=False)
-    if isinstance(data, (np.generic,)) and dtype is None:
+    if isinstance(data, np.generic) and dtype is None and data.dtype.kind in _REAL_KINDS:
         return np.asarray(data)
-    array = np.asarray(data, dtype=dtype)
+    try:
+        array = np.asarray(data, dtype=dtype)
+    except (ValueError, TypeError) as err:  # ragged lists, strings given a dtype
+        raise TypeError(f"Tensor: cannot make a tensor of {_describe(data)} ({err})") from None
+    if array.dtype.kind not in _REAL_KINDS:
+        raise TypeError(f"Tensor: data must be real numbers (bool, int or float), got "
+                        f"{_describe(data)} of dtype {array.dtype}")
     if dtype is None and array.dtype.kind in "fiu" and not isinstance(data, np.generic):
         array = array.astype(DEFAULT_DTYPE)  # Python numbers and lists: float32, as PyTorch
     return array
+
+
+_REAL_KINDS = "biuf"  # numpy dtype kinds a Tensor may hold: bool, int, unsigned, float
+
+
+def _describe(value: Any) -> str:
+    """A short "what was given" for error messages."""
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40] + '…' if len(text) > 40 else text}"
 
 
 def random_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -176,6 +246,11 @@ class Tensor:
 
     `Tensor(data, requires_grad=False, dtype=None, name=None)`: numbers and lists become
     float32, a numpy array keeps its dtype (float64 stays float64), `dtype=` overrides.
+
+    A numpy array is shared, not copied (as `torch.from_numpy`): changing the array changes
+    the tensor. Such changes, and writes to `.data`, are invisible to the version counter
+    that guards backward (as PyTorch's `.data` is), so backward cannot warn about them:
+    change values with the in-place methods (`add_`, `mul_`, `copy_`, …) under `no_grad()`.
     """
 
     __slots__ = (
@@ -184,6 +259,7 @@ class Tensor:
         "_ctx",
         "_hooks",
         "_retains_grad",
+        "_versions",
         "data",
         "grad",
         "name",
@@ -199,6 +275,7 @@ class Tensor:
         self._ctx: Function | None = None
         self._retains_grad = False
         self._hooks: dict[int, Callable] | None = None
+        self._versions: VersionCounter | None = None  # made at the first in-place change
         self.name = name
         self._created = next(_creation_counter)
         if requires_grad:
@@ -214,6 +291,7 @@ class Tensor:
         t._ctx = None
         t._retains_grad = False
         t._hooks = None
+        t._versions = None
         t.name = None
         t._created = next(_creation_counter)
         return t
@@ -258,7 +336,15 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph: no gradient flows through it."""
-        return Tensor._wrap(self.data)
+        out = Tensor._wrap(self.data)
+        if self._versions is None:  # the same memory: the same version counter
+            self._versions = VersionCounter()
+        out._versions = self._versions
+        return out
+
+    def clone(self) -> Tensor:
+        """A copy of the values in new memory; gradients flow back through it."""
+        return ops.Clone.apply(self)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Mark a leaf tensor as one whose gradient `backward()` should compute."""
@@ -289,6 +375,98 @@ class Tensor:
         self._hooks[handle.id] = hook
         return handle
 
+    # -- in-place changes (the version counter notes each; backward checks it) ----------
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory was changed in place (PyTorch's name)."""
+        return 0 if self._versions is None else self._versions.count
+
+    def _bump_version(self) -> None:
+        """Note an in-place change of this tensor's values (optimizers call this)."""
+        if self._versions is None:
+            self._versions = VersionCounter()
+        self._versions.bump()
+
+    def _check_may_change(self, op: str) -> None:
+        if not (_GradMode.enabled and self.requires_grad):
+            return
+        if self._ctx is None:
+            raise RuntimeError(
+                f"{op}: a leaf tensor that requires grad (shape {self.shape}) cannot be changed "
+                "in place while the graph is recorded: its gradient would describe values it "
+                "no longer has. Change it inside `with no_grad():`, as optimizers do.")
+        raise RuntimeError(
+            f"{op}: this tensor (shape {self.shape}) was made by '{self._ctx.name}' and is part "
+            f"of a graph; an in-place change would not be recorded in it. Make a new tensor "
+            "instead (y = x + 1 rather than x.add_(1)).")
+
+    def _change_in_place(self, op: str, update: Callable[[np.ndarray], Any]) -> Tensor:
+        """Run `update(self.data)`, which writes into the array, then note the new version."""
+        self._check_may_change(op)
+        try:
+            update(self.data)
+        except ValueError as err:  # read-only views, shapes that do not broadcast
+            raise ValueError(f"{op}: {err} (tensor of shape {self.shape})") from None
+        self._bump_version()
+        return self
+
+    def _in_place_operand(self, other: Any, op: str, true_division: bool = False) -> np.ndarray:
+        """`other` for an in-place op: the result must fit this tensor's dtype, as in PyTorch
+        (an integer tensor cannot take `add_(0.5)`: that result is a float)."""
+        array = _operand_array(other, op)
+        dtype = result_dtype(self.data, array, other)
+        if true_division and dtype.kind != "f":
+            dtype = np.dtype(DEFAULT_DTYPE)
+        if not np.can_cast(dtype, self.data.dtype, casting="same_kind"):
+            raise TypeError(f"{op}: the result would be {dtype}, which a tensor of "
+                            f"{self.dtype} cannot hold; convert first, e.g. x = x.float()")
+        try:
+            fits = np.broadcast_shapes(array.shape, self.shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{op}: an operand of shape {array.shape} does not broadcast "
+                             f"to the tensor's shape {self.shape}")
+        return array
+
+    def add_(self, other: ArrayLike, alpha: float = 1) -> Tensor:
+        """self += alpha · other, in place."""
+        value = self._in_place_operand(other, "add_")
+        return self._change_in_place("add_", lambda d: np.add(d, value * alpha if alpha != 1
+                                                              else value, out=d))
+
+    def sub_(self, other: ArrayLike, alpha: float = 1) -> Tensor:
+        """self −= alpha · other, in place."""
+        value = self._in_place_operand(other, "sub_")
+        return self._change_in_place("sub_", lambda d: np.subtract(
+            d, value * alpha if alpha != 1 else value, out=d))
+
+    def mul_(self, other: ArrayLike) -> Tensor:
+        """self *= other, in place."""
+        value = self._in_place_operand(other, "mul_")
+        return self._change_in_place("mul_", lambda d: np.multiply(d, value, out=d))
+
+    def div_(self, other: ArrayLike) -> Tensor:
+        """self /= other, in place (floating-point tensors only, as in PyTorch)."""
+        value = self._in_place_operand(other, "div_", true_division=True)
+        return self._change_in_place("div_", lambda d: np.divide(d, value, out=d))
+
+    def zero_(self) -> Tensor:
+        """Set every element to 0, in place."""
+        return self._change_in_place("zero_", lambda d: d.fill(0))
+
+    def fill_(self, value: float) -> Tensor:
+        """Set every element to `value`, in place."""
+        if not isinstance(value, (int, float, np.number, bool)):
+            raise TypeError(f"fill_: value must be a number, got {_describe(value)}")
+        return self._change_in_place("fill_", lambda d: d.fill(value))
+
+    def copy_(self, source: ArrayLike) -> Tensor:
+        """Copy `source`'s values into this tensor (broadcast to its shape, cast to its
+        dtype), in place."""
+        array = _operand_array(source, "copy_")
+        return self._change_in_place("copy_", lambda d: np.copyto(d, array, casting="unsafe"))
+
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", precision=4, threshold=20,
                                prefix="tensor(")
@@ -312,53 +490,74 @@ class Tensor:
     __hash__ = object.__hash__
 
     # -- ops (each is a Function in ops.py; these are the PyTorch-style spellings) ---------
-    def _operand(self, other: ArrayLike) -> Tensor:
-        """`other` as a Tensor: Python numbers and integer arrays take this tensor's dtype."""
+    def _operands(self, other: Any, op: str) -> tuple[Tensor, Tensor]:
+        """self and other in one dtype, chosen as PyTorch promotes types (see `result_dtype`):
+        `Tensor.arange(5) * 0.5` is float32 [0, 0.5, 1, …], never truncated to integers."""
+        if isinstance(other, Tensor) and other.data.dtype == self.data.dtype:
+            return self, other  # the common case, decided with one comparison
+        other_array = _operand_array(other, op)
+        dtype = result_dtype(self.data, other_array, other)
+        mine = self if self.data.dtype == dtype else self.to(dtype)
         if isinstance(other, Tensor):
-            return other
-        array = np.asarray(other)
-        if array.dtype.kind != "f" or not isinstance(other, np.ndarray):
-            array = array.astype(self.dtype)
-        return Tensor._wrap(array)
+            return mine, other if other.data.dtype == dtype else other.to(dtype)
+        return mine, Tensor._wrap(other_array.astype(dtype, copy=False))
+
+    def _float_operands(self, other: Any, op: str) -> tuple[Tensor, Tensor]:
+        """For true division: as `_operands`, then integers become float32 (`7 / 2` is 3.5)."""
+        a, b = self._operands(other, op)
+        if a.data.dtype.kind != "f":
+            a, b = a.to(DEFAULT_DTYPE), b.to(DEFAULT_DTYPE)
+        return a, b
+
+    def _floating(self) -> Tensor:
+        """This tensor if it holds floats, else as float32: σ, tanh, exp and log of integers
+        give float32, as in PyTorch (numpy would give float64)."""
+        return self if self.data.dtype.kind == "f" else self.to(DEFAULT_DTYPE)
 
     def __add__(self, other: ArrayLike) -> Tensor:
-        return ops.Add.apply(self, self._operand(other))
+        return ops.Add.apply(*self._operands(other, "add"))
 
     def __radd__(self, other: ArrayLike) -> Tensor:
-        return ops.Add.apply(self._operand(other), self)
+        mine, theirs = self._operands(other, "add")
+        return ops.Add.apply(theirs, mine)
 
     def __sub__(self, other: ArrayLike) -> Tensor:
-        return ops.Sub.apply(self, self._operand(other))
+        return ops.Sub.apply(*self._operands(other, "sub"))
 
     def __rsub__(self, other: ArrayLike) -> Tensor:
-        return ops.Sub.apply(self._operand(other), self)
+        mine, theirs = self._operands(other, "sub")
+        return ops.Sub.apply(theirs, mine)
 
     def __mul__(self, other: ArrayLike) -> Tensor:
-        return ops.Mul.apply(self, self._operand(other))
+        return ops.Mul.apply(*self._operands(other, "mul"))
 
     def __rmul__(self, other: ArrayLike) -> Tensor:
-        return ops.Mul.apply(self._operand(other), self)
+        mine, theirs = self._operands(other, "mul")
+        return ops.Mul.apply(theirs, mine)
 
     def __truediv__(self, other: ArrayLike) -> Tensor:
-        return ops.Div.apply(self, self._operand(other))
+        return ops.Div.apply(*self._float_operands(other, "div"))
 
     def __rtruediv__(self, other: ArrayLike) -> Tensor:
-        return ops.Div.apply(self._operand(other), self)
+        mine, theirs = self._float_operands(other, "div")
+        return ops.Div.apply(theirs, mine)
 
     def __pow__(self, exponent: ArrayLike) -> Tensor:
-        return ops.Pow.apply(self, self._operand(exponent))
+        return ops.Pow.apply(*self._operands(exponent, "pow"))
 
     def __rpow__(self, base: ArrayLike) -> Tensor:
-        return ops.Pow.apply(self._operand(base), self)
+        mine, theirs = self._operands(base, "pow")
+        return ops.Pow.apply(theirs, mine)
 
     def __neg__(self) -> Tensor:
         return ops.Neg.apply(self)
 
     def __matmul__(self, other: ArrayLike) -> Tensor:
-        return ops.MatMul.apply(self, self._operand(other))
+        return ops.MatMul.apply(*self._operands(other, "matmul"))
 
     def __rmatmul__(self, other: ArrayLike) -> Tensor:
-        return ops.MatMul.apply(self._operand(other), self)
+        mine, theirs = self._operands(other, "matmul")
+        return ops.MatMul.apply(theirs, mine)
 
     def matmul(self, other: ArrayLike) -> Tensor:
         """Matrix product with numpy's rules for 1-D and batched operands."""
@@ -366,26 +565,32 @@ class Tensor:
 
     # comparisons give constant tensors (no gradient), as in PyTorch
     def __lt__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(self.data < self._operand(other).data)
+        a, b = self._operands(other, "lt")
+        return Tensor._wrap(a.data < b.data)
 
     def __le__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(self.data <= self._operand(other).data)
+        a, b = self._operands(other, "le")
+        return Tensor._wrap(a.data <= b.data)
 
     def __gt__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(self.data > self._operand(other).data)
+        a, b = self._operands(other, "gt")
+        return Tensor._wrap(a.data > b.data)
 
     def __ge__(self, other: ArrayLike) -> Tensor:
-        return Tensor._wrap(self.data >= self._operand(other).data)
+        a, b = self._operands(other, "ge")
+        return Tensor._wrap(a.data >= b.data)
 
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(self.data == self._operand(other).data)
+        a, b = self._operands(other, "eq")
+        return Tensor._wrap(a.data == b.data)
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(self.data != self._operand(other).data)
+        a, b = self._operands(other, "ne")
+        return Tensor._wrap(a.data != b.data)
 
     def sigmoid(self) -> Tensor:
         """σ(x) = 1 / (1 + e⁻ˣ), elementwise."""
-        return ops.Sigmoid.apply(self)
+        return ops.Sigmoid.apply(self._floating())
 
     def relu(self) -> Tensor:
         """max(x, 0), elementwise."""
@@ -393,15 +598,15 @@ class Tensor:
 
     def tanh(self) -> Tensor:
         """tanh(x), elementwise."""
-        return ops.Tanh.apply(self)
+        return ops.Tanh.apply(self._floating())
 
     def exp(self) -> Tensor:
         """eˣ, elementwise."""
-        return ops.Exp.apply(self)
+        return ops.Exp.apply(self._floating())
 
     def log(self) -> Tensor:
         """ln x, elementwise."""
-        return ops.Log.apply(self)
+        return ops.Log.apply(self._floating())
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Sum over `axis` (all axes by default)."""
@@ -417,11 +622,11 @@ class Tensor:
 
     def softmax(self, axis: int = -1) -> Tensor:
         """e^xᵢ / Σⱼ e^xⱼ along `axis`, stable for large |x|."""
-        return ops.softmax(self, axis=axis)
+        return ops.softmax(self._floating(), axis=axis)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """xᵢ − log Σⱼ e^xⱼ along `axis`, stable for large |x|."""
-        return ops.LogSoftmax.apply(self, axis=axis)
+        return ops.LogSoftmax.apply(self._floating(), axis=axis)
 
     def reshape(self, *shape: int) -> Tensor:
         """The same elements in a new shape: `x.reshape(2, 3)` or `x.reshape((2, 3))`."""
@@ -459,7 +664,11 @@ class Tensor:
         return self.permute(*reversed(range(self.ndim))) if self.ndim > 1 else self
 
     def __getitem__(self, index: Any) -> Tensor:
-        return ops.GetItem.apply(self, index=_index_arg(index))
+        index = _index_arg(index)
+        first, rest = _split_integer_index(index, self.ndim)
+        if first is not None:  # PyTorch picks with the integers first, then indexes the rest
+            return ops.GetItem.apply(self, index=first)[rest]
+        return ops.GetItem.apply(self, index=index)
 
     def to(self, dtype: Any) -> Tensor:
         """This tensor in another dtype; the gradient flows back in the original dtype."""
@@ -568,6 +777,17 @@ class RemovableHandle:
         self._hooks.pop(self.id, None)
 
 
+def _share_versions(view: Tensor, inputs: Sequence[Tensor]) -> None:
+    """An op returned a view of an input's memory: changing either in place changes both,
+    so they count versions together (as a PyTorch view shares its base's counter)."""
+    for t in inputs:
+        if np.may_share_memory(view.data, t.data):
+            if t._versions is None:
+                t._versions = VersionCounter()
+            view._versions = t._versions
+            return
+
+
 def _index_arg(index: Any) -> Any:
     """An index with any Tensors in it replaced by their arrays."""
     if isinstance(index, Tensor):
@@ -575,6 +795,82 @@ def _index_arg(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(i.data if isinstance(i, Tensor) else i for i in index)
     return index
+
+
+# ----------------------------------------------------------------------------------------
+# Type promotion, as PyTorch: a category (bool < integer < float) is never lost
+# ----------------------------------------------------------------------------------------
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def _operand_array(other: Any, op: str) -> np.ndarray:
+    """The other operand of a binary op as an array, or a TypeError naming what it is."""
+    if isinstance(other, Tensor):
+        return other.data
+    if other is None or isinstance(other, (str, bytes)):
+        raise TypeError(f"{op}: cannot combine a tensor with {_describe(other)}; give a "
+                        "number, a numpy array or a Tensor")
+    if isinstance(other, (list, tuple)):
+        return _as_array(other)  # as Tensor(list) would hold it: numbers become float32
+    array = other if isinstance(other, np.ndarray) else np.asarray(other)
+    if array.dtype.kind not in _REAL_KINDS:
+        raise TypeError(f"{op}: cannot combine a tensor with {_describe(other)} (dtype "
+                        f"{array.dtype}); give real numbers: bool, int or float")
+    return array
+
+
+def result_dtype(mine: np.ndarray, theirs: np.ndarray, given: Any) -> np.dtype:
+    """The dtype of a binary op's result, by PyTorch's rules.
+
+    The higher category wins (an integer tensor times 0.5 is a float). Within one category,
+    tensors with axes outrank 0-d tensors, which outrank plain numbers: float32 · 0.5 stays
+    float32 and float32 + float64 0-d stays float32. A plain Python float that raises the
+    category gives the default float32; a plain int meeting bools gives int64.
+    """
+    plain = not isinstance(given, (Tensor, np.ndarray, list, tuple))  # 2, 0.5, np.float64(…)
+    rank_mine = 2 if mine.ndim else 1
+    rank_theirs = 0 if plain else (2 if theirs.ndim else 1)
+    category_mine, category_theirs = _CATEGORY[mine.dtype.kind], _CATEGORY[theirs.dtype.kind]
+    if category_theirs > category_mine:
+        if plain:
+            return np.dtype(DEFAULT_DTYPE if category_theirs == 2 else np.int64)
+        return theirs.dtype
+    if category_mine > category_theirs:
+        return mine.dtype
+    if rank_mine == rank_theirs:
+        return np.promote_types(mine.dtype, theirs.dtype)
+    return mine.dtype if rank_mine > rank_theirs else theirs.dtype
+
+
+def _is_integer(item: Any) -> bool:
+    return isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_))
+
+
+def _is_array_index(item: Any) -> bool:
+    return isinstance(item, (list, np.ndarray)) and np.ndim(item) > 0
+
+
+def _split_integer_index(index: Any, ndim: int) -> tuple[Any, Any]:
+    """Split an index that mixes integers with index arrays, as in `x[0, :, idx]`.
+
+    numpy counts an integer as one more index array there, and when such indices are
+    separated by a slice it moves their axes to the front: shape (2, 3) for x of shape
+    (4, 3, 5) and two indices. PyTorch picks with the integers first (x[0] is (3, 5)), then
+    indexes the rest: (3, 2). We do the same, in two steps. Returns (None, None) when
+    numpy and PyTorch agree anyway.
+    """
+    if not isinstance(index, tuple) or not any(map(_is_array_index, index)):
+        return None, None
+    if not any(map(_is_integer, index)) or any(i is None for i in index) or any(
+            np.asarray(i).dtype == bool for i in index if _is_array_index(i)):
+        return None, None  # (None and boolean masks: numpy's rule, not split)
+    ellipses = [at for at, i in enumerate(index) if i is Ellipsis]
+    if ellipses:  # spell the Ellipsis out as full slices
+        at = ellipses[0]
+        index = index[:at] + (slice(None),) * (ndim - len(index) + 1) + index[at + 1:]
+    first = tuple(i if _is_integer(i) else slice(None) for i in index)
+    rest = tuple(i for i in index if not _is_integer(i))
+    return first, rest
 
 
 def _shape_arg(shape: tuple) -> tuple[int, ...]:
@@ -618,6 +914,18 @@ def _freed_graph_error(fn: Function) -> RuntimeError:
     return RuntimeError(
         f"the graph through '{fn.name}' was already freed by an earlier backward(); "
         "pass retain_graph=True to that backward() to use the graph again")
+
+
+def _changed_in_place_error(fn: Function, saved: Tensor, stamp: int) -> RuntimeError:
+    """PyTorch's "modified by an inplace operation", with the op and the versions named."""
+    counter = saved._versions
+    assert counter is not None
+    return RuntimeError(
+        f"backward: a tensor of shape {saved.shape} ({saved.dtype}) that '{fn.name}' needs "
+        f"for its gradient was changed in place after '{fn.name}' ran: it is at version "
+        f"{counter.count}, '{fn.name}' saw version {counter.version_at(stamp)}. The gradient "
+        "would be computed from values the op never used. Change it after backward(), or "
+        "change a copy (x.clone() or x + 0) instead.")
 
 
 def _creation_number(tensor: Tensor) -> int:
@@ -678,6 +986,9 @@ def _op_backward(fn: Function, out: Tensor, grad: Any, create_graph: bool) -> Se
     """One op's gradients for its inputs: on arrays normally, on Tensors to build a graph."""
     if fn.released:
         raise _freed_graph_error(fn)
+    for saved in (*fn.inputs, out):  # backward reads these values: are they still those?
+        if saved._versions is not None and saved._versions.last > out._created:
+            raise _changed_in_place_error(fn, saved, out._created)
     if create_graph:
         input_grads = fn.backward(grad, out, *fn.inputs)
     else:
@@ -693,7 +1004,7 @@ def _op_backward(fn: Function, out: Tensor, grad: Any, create_graph: bool) -> Se
     return input_grads
 
 
-def grad(output: Tensor, inputs: Sequence[Tensor], grad_output: ArrayLike | None = None,
+def grad(output: Tensor, inputs: Tensor | Sequence[Tensor], grad_output: ArrayLike | None = None,
          retain_graph: bool | None = None, create_graph: bool = False,
          allow_unused: bool = False) -> tuple[Tensor | None, ...]:
     """∂output/∂input for each of `inputs`, returned instead of added to `.grad`.
@@ -704,6 +1015,8 @@ def grad(output: Tensor, inputs: Sequence[Tensor], grad_output: ArrayLike | None
     An input the output does not depend on gives an error unless `allow_unused=True`,
     which gives None for it.
     """
+    if isinstance(inputs, Tensor):  # one tensor, as torch.autograd.grad accepts
+        inputs = [inputs]
     if not output.requires_grad:
         raise RuntimeError("grad: the output does not require grad and has no graph")
     if retain_graph is None:
@@ -749,6 +1062,11 @@ def _run_hooks(tensor: Tensor, grad: Any, create_graph: bool) -> Any:
         replaced = hook(as_tensor)
         if replaced is not None:
             replaced = replaced if isinstance(replaced, Tensor) else Tensor(replaced)
+            if replaced.shape != tensor.shape:
+                raise RuntimeError(
+                    f"hook {getattr(hook, '__name__', hook)!s}: returned a gradient of shape "
+                    f"{replaced.shape} for a tensor of shape {tensor.shape}; a hook must "
+                    "return a gradient of the tensor's shape (or None to keep it)")
             grad = replaced if create_graph else replaced.data
     return grad
 
