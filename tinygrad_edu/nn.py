@@ -19,7 +19,7 @@ import numpy as np
 from tinygrad_edu import functional
 from tinygrad_edu.datasets import atomic_write_bytes
 from tinygrad_edu.functional import cross_entropy, mse_loss
-from tinygrad_edu.tensor import DEFAULT_DTYPE, Tensor, random_generator
+from tinygrad_edu.tensor import DEFAULT_DTYPE, Tensor, no_grad, random_generator
 
 __all__ = ["MLP", "CrossEntropyLoss", "Linear", "MSELoss", "Module", "Parameter", "ReLU",
            "Sequential", "Sigmoid", "Tanh", "cross_entropy", "functional", "load", "mse_loss",
@@ -43,9 +43,24 @@ class Parameter(Tensor):
 class Module:
     """Base class of layers and networks: holds parameters and sub-modules as attributes.
 
-    Parameters are found in attributes, and in lists, tuples and dicts of them, in the
-    order they were set; their names follow PyTorch ("0.weight", "layers.1.bias").
+    Parameters are found in attributes, and in lists, tuples and dicts of them at any
+    depth, in the order they were set; their names follow PyTorch ("0.weight",
+    "layers.1.bias", "blocks.0.1.weight").
+
+    Assigning a plain Tensor (or anything but a Parameter or None) to an attribute that
+    holds a Parameter raises TypeError, as in PyTorch: the parameter would silently drop
+    out of `parameters()` and so out of the optimizer. Wrap it: `Parameter(values)`, or
+    change the values in place: `with no_grad(): layer.weight.copy_(values)`.
     """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        current = self.__dict__.get(name)
+        if isinstance(current, Parameter) and not (value is None or isinstance(value, Parameter)):
+            raise TypeError(
+                f"{type(self).__name__}.{name}: cannot assign {type(value).__name__} over a "
+                f"Parameter; it would no longer be trained. Assign nn.Parameter(...) or "
+                f"change the values in place: with no_grad(): {name}.copy_(...)")
+        object.__setattr__(self, name, value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
@@ -55,16 +70,9 @@ class Module:
 
     def _members(self) -> Iterator[tuple[str, Any]]:
         """(name, value) of the attributes that may hold parameters or modules, also
-        inside lists, tuples and dicts."""
+        inside lists, tuples and dicts, nested to any depth."""
         for name, value in vars(self).items():
-            if isinstance(value, (list, tuple)):
-                for i, item in enumerate(value):
-                    yield f"{name}.{i}", item
-            elif isinstance(value, dict):
-                for key, item in value.items():
-                    yield f"{name}.{key}", item
-            else:
-                yield name, value
+            yield from _unpack(name, value)
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """The direct sub-modules with their attribute names."""
@@ -111,22 +119,25 @@ class Module:
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
-        """Copy values into the parameters. Everything is checked first: a missing or extra
-        key, or a wrong shape, raises an error naming it and leaves the module unchanged."""
+        """Copy values into the parameters, in place (so optimizers, and anything else
+        holding them, keep working with the same tensors).
+
+        All or nothing: every key, shape and dtype is checked before anything is written.
+        A missing or extra key (with strict=True), a wrong shape, or values that are not
+        real numbers (strings, objects, complex) raise an error naming the key, and the
+        module is left as it was.
+        """
         params = dict(self.named_parameters())
         missing = [k for k in params if k not in state]
         unexpected = [k for k in state if k not in params]
         if strict and (missing or unexpected):
             raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
                            f"{unexpected}")
-        arrays = {k: np.asarray(v.data if isinstance(v, Tensor) else v)
-                  for k, v in state.items() if k in params}
-        for key, array in arrays.items():
-            if array.shape != params[key].shape:
-                raise ValueError(f"load_state_dict: '{key}' has shape {array.shape} in the "
-                                 f"state but {params[key].shape} in the module")
-        for key, array in arrays.items():
-            params[key].data = array.astype(params[key].dtype, copy=True)
+        arrays = {key: _checked_value(key, state[key], params[key])
+                  for key in params if key in state}
+        with no_grad():
+            for key, array in arrays.items():
+                params[key].copy_(array)
 
     def extra_repr(self) -> str:
         """What goes between the parentheses of this module's repr."""
@@ -138,6 +149,36 @@ class Module:
             return f"{type(self).__name__}({self.extra_repr()})"
         lines = [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in children]
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+
+def _checked_value(key: str, value: Any, param: Parameter) -> np.ndarray:
+    """`value` as an array that fits `param`, or an error naming the key."""
+    array = np.asarray(value.data if isinstance(value, Tensor) else value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"load_state_dict: '{key}' holds {array.dtype} values; parameters "
+                        "take real numbers (float, int or bool)")
+    if array.shape != param.shape:
+        raise ValueError(f"load_state_dict: '{key}' has shape {array.shape} in the "
+                         f"state but {param.shape} in the module")
+    if not param.data.flags.writeable:
+        raise ValueError(f"load_state_dict: the parameter '{key}' wraps a read-only array "
+                         "and cannot be written in place")
+    return array
+
+
+def _unpack(name: str, value: Any) -> Iterator[tuple[str, Any]]:
+    """(dotted name, item) for `value` and, in lists, tuples and dicts, for what they hold:
+    `blocks = [[Linear(2, 2)]]` gives ("blocks.0.0", the Linear). Walked with a stack,
+    not recursion, so the depth has no limit."""
+    stack = [(name, value)]
+    while stack:
+        name, value = stack.pop()
+        if isinstance(value, (list, tuple)):
+            stack.extend(reversed([(f"{name}.{i}", item) for i, item in enumerate(value)]))
+        elif isinstance(value, dict):
+            stack.extend(reversed([(f"{name}.{key}", item) for key, item in value.items()]))
+        else:
+            yield name, value
 
 
 # ----------------------------------------------------------------------------------------
@@ -210,8 +251,7 @@ class Sequential(Module):
     """Modules applied one after the other; they are named "0", "1", … as in PyTorch."""
 
     def __init__(self, *modules: Module) -> None:
-        self.modules = list(modules)
-        self.name_parameters()
+        self.modules = list(modules)  # (given modules keep their parameters' names)
 
     def _members(self) -> Iterator[tuple[str, Any]]:
         return ((str(i), module) for i, module in enumerate(self.modules))
@@ -270,6 +310,7 @@ class MLP(Sequential):
                 modules.append(act())
         super().__init__(*modules)
         self.sizes = list(sizes)
+        self.name_parameters()  # its own new layers: "0.weight", … in pictures and traces
 
 
 # ----------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -10,9 +11,12 @@ from tinygrad_edu.tensor import Tensor
 
 
 class Optimizer:
-    """Holds the parameters to update; `zero_grad()` forgets their gradients.
+    """Holds the parameters to update; `zero_grad()` forgets their gradients, `step()`
+    calls `update(p, g)` for every parameter that has a gradient.
 
     A parameter listed twice is kept once, so one `step()` never updates it twice.
+    Settings are checked as PyTorch checks them: a NaN or negative learning rate would
+    quietly turn every weight into NaN or climb the cost instead of descending it.
     """
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
@@ -25,17 +29,40 @@ class Optimizer:
         self.params = list(unique.values())
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
-        if lr <= 0:
-            raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr}")
+        self._check("lr", lr, lr >= 0, "a finite number ≥ 0")
         self.lr = lr
 
-    def zero_grad(self) -> None:
-        """Set every parameter's `.grad` to None (PyTorch's default)."""
+    def _check(self, name: str, value: float, valid: bool, expected: str) -> None:
+        """Raise if a setting is invalid (NaN fails every comparison, so it never passes)."""
+        if not (valid and math.isfinite(value)):
+            raise ValueError(f"{type(self).__name__}: {name} must be {expected}, got {value}")
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient: set `.grad` to None (PyTorch's default), or
+        fill it with zeros where `set_to_none=False`."""
         for p in self.params:
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
 
     def step(self) -> None:
-        raise NotImplementedError
+        """One update of every parameter that has a gradient."""
+        for p in self.params:
+            if p.grad is not None:
+                # in place, so anything holding p.data sees the new values; the version
+                # bump lets a graph that saved the old values refuse to backpropagate
+                self.update(p, p.grad.data)
+                p._bump_version()
+
+    def update(self, p: Tensor, g: np.ndarray) -> None:
+        """Change `p.data` in place, given its gradient `g`."""
+        raise NotImplementedError(f"{type(self).__name__} has no update")
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v}" for k, v in vars(self).items()
+                             if isinstance(v, (int, float, tuple)) and k != "steps")
+        return f"{type(self).__name__}({len(self.params)} parameters, {settings})"
 
 
 class SGD(Optimizer):
@@ -49,22 +76,19 @@ class SGD(Optimizer):
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0,
                  weight_decay: float = 0.0) -> None:
         super().__init__(params, lr)
+        self._check("momentum", momentum, momentum >= 0, "a finite number ≥ 0")
+        self._check("weight_decay", weight_decay, weight_decay >= 0, "a finite number ≥ 0")
         self.momentum, self.weight_decay = momentum, weight_decay
         self.velocity: dict[int, np.ndarray] = {}
 
-    def step(self) -> None:
-        for p in self.params:
-            if p.grad is None:
-                continue
-            g = p.grad.data
-            if self.weight_decay:
-                g = g + self.weight_decay * p.data
-            if self.momentum:
-                v = self.velocity.get(id(p))
-                v = g.copy() if v is None else self.momentum * v + g
-                self.velocity[id(p)] = g = v
-            # in place, so anything holding p.data sees the new values
-            p.data -= self.lr * g
+    def update(self, p: Tensor, g: np.ndarray) -> None:
+        if self.weight_decay:
+            g = g + self.weight_decay * p.data
+        if self.momentum:
+            v = self.velocity.get(id(p))
+            v = g.copy() if v is None else self.momentum * v + g
+            self.velocity[id(p)] = g = v
+        p.data -= self.lr * g
 
 
 class Adam(Optimizer):
@@ -77,21 +101,23 @@ class Adam(Optimizer):
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
         super().__init__(params, lr)
-        self.betas, self.eps = betas, eps
+        for i, beta in enumerate(betas):
+            self._check(f"betas[{i}]", beta, 0 <= beta < 1, "in [0, 1)")
+        self._check("eps", eps, eps > 0, "a finite number > 0")
+        self.betas, self.eps = tuple(betas), eps
         self.steps = 0
         self.first: dict[int, np.ndarray] = {}
         self.second: dict[int, np.ndarray] = {}
 
     def step(self) -> None:
-        self.steps += 1
+        self.steps += 1  # t in the bias corrections 1 − βᵗ
+        super().step()
+
+    def update(self, p: Tensor, g: np.ndarray) -> None:
         beta1, beta2 = self.betas
-        for p in self.params:
-            if p.grad is None:
-                continue
-            g = p.grad.data
-            m = beta1 * self.first.get(id(p), 0.0) + (1 - beta1) * g
-            v = beta2 * self.second.get(id(p), 0.0) + (1 - beta2) * g * g
-            self.first[id(p)], self.second[id(p)] = m, v
-            m_hat = m / (1 - beta1 ** self.steps)
-            v_hat = v / (1 - beta2 ** self.steps)
-            p.data -= (self.lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(p.dtype)
+        m = beta1 * self.first.get(id(p), 0.0) + (1 - beta1) * g
+        v = beta2 * self.second.get(id(p), 0.0) + (1 - beta2) * g * g
+        self.first[id(p)], self.second[id(p)] = m, v
+        m_hat = m / (1 - beta1 ** self.steps)
+        v_hat = v / (1 - beta2 ** self.steps)
+        p.data -= (self.lr * m_hat / (np.sqrt(v_hat) + self.eps)).astype(p.dtype)
