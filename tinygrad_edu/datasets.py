@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
+import math
 import os
 import struct
+import sys
 import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,37 +63,71 @@ class DatasetError(ValueError):
 # ----------------------------------------------------------------------------------------
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+MAX_IDX_BYTES = 1 << 32  # 4 GiB of values: full MNIST's largest file holds 47 MB
+
+
+def read_idx(path: str | os.PathLike, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     """Read an IDX file (raw or gzip-compressed) into a numpy array, checking as it goes.
 
     Layout: two zero bytes, a type code, the number of dimensions n, then n big-endian
     uint32 sizes, then the values. A wrong magic number, an unknown type, or a length
     that does not match the sizes gives `DatasetError` naming the file.
+
+    The file is read in chunks and never past the size its header declares (plus one
+    byte, to notice extra data), so a small compressed file cannot expand into gigabytes;
+    a header declaring more than `max_bytes` of values is refused before reading them.
     """
     path = Path(path)
     try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":  # gzip's own magic number
-            raw = gzip.decompress(raw)
+        with path.open("rb") as raw:
+            compressed = raw.read(2) == b"\x1f\x8b"  # gzip's own magic number
+            raw.seek(0)
+            with (gzip.GzipFile(fileobj=raw) if compressed else raw) as stream:
+                return _read_idx_stream(stream, path, max_bytes)
     except FileNotFoundError:
         raise DatasetError(f"read_idx: {path} does not exist") from None
     except (OSError, EOFError, gzip.BadGzipFile) as err:
         raise DatasetError(f"read_idx: {path} is not a readable gzip file ({err})") from None
-    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] not in _IDX_DTYPES:
+
+
+def _read_idx_stream(stream: Any, path: Path, max_bytes: int) -> np.ndarray:
+    magic = stream.read(4)
+    if len(magic) < 4 or magic[:2] != b"\x00\x00" or magic[2] not in _IDX_DTYPES:
         raise DatasetError(f"read_idx: {path} is not an IDX file (magic number "
-                           f"{raw[:4].hex() or 'missing'}; expected 0000 then a type code "
+                           f"{magic.hex() or 'missing'}; expected 0000 then a type code "
                            f"such as 08 for unsigned bytes)")
-    dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+    dtype, ndim = _IDX_DTYPES[magic[2]], magic[3]
+    sizes = stream.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
         raise DatasetError(f"read_idx: {path} is truncated inside its header")
-    shape = struct.unpack(f">{ndim}I", raw[4:header])
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(raw) - header != expected:
-        raise DatasetError(f"read_idx: {path} has {len(raw) - header} bytes of data, but its "
-                           f"header promises shape {shape} = {expected} bytes (truncated or "
-                           f"corrupt)")
-    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    shape = struct.unpack(f">{ndim}I", sizes)
+    expected = math.prod(shape) * dtype.itemsize  # Python integers: no overflow
+    if expected > max_bytes:
+        raise DatasetError(f"read_idx: {path} declares shape {shape} = {expected:,} bytes of "
+                           f"values, more than max_bytes={max_bytes:,}; pass a larger "
+                           "max_bytes if the file is really that large")
+    values = _read_at_most(stream, expected + 1)
+    if len(values) < expected:
+        raise DatasetError(f"read_idx: {path} has {len(values)} bytes of data, but its "
+                           f"header promises shape {shape} = {expected} bytes (truncated "
+                           "or corrupt)")
+    if len(values) > expected:
+        raise DatasetError(f"read_idx: {path} has more data than its header promises "
+                           f"(shape {shape} = {expected} bytes; corrupt, or not one IDX file)")
+    return np.frombuffer(values, dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _read_at_most(stream: Any, limit: int, chunk: int = 1 << 20) -> bytes:
+    """Up to `limit` bytes from `stream`, a chunk at a time (memory grows only with what
+    is really there, never past `limit`)."""
+    parts, total = [], 0
+    while total < limit:
+        part = stream.read(min(chunk, limit - total))
+        if not part:
+            break
+        parts.append(part)
+        total += len(part)
+    return b"".join(parts)
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
@@ -106,9 +144,21 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
 
 
 def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: never a half-written file."""
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write to a temporary file beside `path`, then rename: never a half-written file.
+
+    A symbolic link is followed (its target gets the new contents; the link stays), and
+    errors name `path`, not the temporary file.
+    """
+    given = Path(path)
+    path = Path(os.path.realpath(given))  # through symlinks, to the file they point at
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {given}: the folder {given.parent} does not "
+                                "exist")
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=".tmp")
+    except OSError as err:
+        raise OSError(err.errno, f"cannot write {given}: {err.strerror or err}") from None
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(payload)
@@ -116,6 +166,9 @@ def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
             os.fsync(file.fileno())
         os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp's 0600 → usual rw-r--r--
         os.replace(temporary, path)
+    except OSError as err:
+        Path(temporary).unlink(missing_ok=True)
+        raise OSError(err.errno, f"cannot write {given}: {err.strerror or err}") from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -153,22 +206,20 @@ def default_root() -> Path:
 
 
 def mnist(split: str = "train", root: str | os.PathLike | None = None, download: bool = True,
-          mirrors: Sequence[str] = MIRRORS) -> tuple[np.ndarray, np.ndarray]:
+          mirrors: Sequence[str] = MIRRORS, timeout: float = 10.0
+          ) -> tuple[np.ndarray, np.ndarray]:
     """Full MNIST: `split` "train" (60,000 digits) or "test" (10,000).
 
     Looks in `root` (default: `default_root()`) for the canonical files, downloads the
-    missing ones from `mirrors` when `download` is True, and checks every file's SHA-256.
+    missing ones from `mirrors` when `download` is True (a mirror silent for `timeout`
+    seconds is reported and skipped), and checks every file's SHA-256.
     Returns uint8 images (n, 28, 28) and uint8 labels (n,).
     """
     if split not in SPLIT_FILES:
         raise ValueError(f"mnist: split must be 'train' or 'test', got {split!r}")
     root = Path(root) if root is not None else default_root()
-    paths = [ensure_file(root, name, download, mirrors) for name in SPLIT_FILES[split]]
-    images, labels = (read_idx(path) for path in paths)
-    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise DatasetError(f"mnist: {paths[0]} holds {images.shape} but {paths[1]} holds "
-                           f"{labels.shape}; expected (n, 28, 28) images and (n,) labels")
-    return images, labels
+    paths = [ensure_file(root, name, download, mirrors, timeout) for name in SPLIT_FILES[split]]
+    return _read_pair(paths[0], paths[1])
 
 
 def load_image_label_dir(directory: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -179,11 +230,20 @@ def load_image_label_dir(directory: str | os.PathLike) -> tuple[np.ndarray, np.n
         names = SPLIT_FILES[split]
         found = [_existing(directory / name) for name in names]
         if all(found):
-            images, labels = (read_idx(path) for path in found)
-            return images, labels
+            return _read_pair(found[0], found[1])
     raise DatasetError(f"{directory}: no MNIST files found; expected "
                        f"{' and '.join(SPLIT_FILES['test'])} (or the train-* pair), .gz or "
                        "uncompressed")
+
+
+def _read_pair(image_path: Path, label_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images (n, h, w) and their n labels, or an error naming both files."""
+    images, labels = read_idx(image_path), read_idx(label_path)
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise DatasetError(f"{image_path} holds images of shape {images.shape} but "
+                           f"{label_path} holds labels of shape {labels.shape}; expected "
+                           "(n, height, width) images and (n,) labels, the same n")
+    return images, labels
 
 
 def _existing(path: Path) -> Path | None:
@@ -194,8 +254,11 @@ def _existing(path: Path) -> Path | None:
     return raw if raw.exists() else None
 
 
-def ensure_file(root: Path, name: str, download: bool, mirrors: Sequence[str]) -> Path:
-    """The verified path of canonical file `name` in `root`, downloading it if allowed."""
+def ensure_file(root: Path, name: str, download: bool, mirrors: Sequence[str],
+                timeout: float = 10.0) -> Path:
+    """The verified path of canonical file `name` in `root`, downloading it if allowed.
+    A mirror that fails, answers garbage or stays silent for `timeout` seconds is
+    reported on stderr and the next one is tried."""
     path = root / name
     expected_sha, _ = MNIST_FILES[name]
     if path.exists():
@@ -211,9 +274,13 @@ def ensure_file(root: Path, name: str, download: bool, mirrors: Sequence[str]) -
     errors = []
     for mirror in mirrors:
         try:
-            payload = _download(mirror + name)
-        except (urllib.error.URLError, OSError) as err:
-            errors.append(f"{mirror}{name}: {getattr(err, 'reason', err)}")
+            payload = _download(mirror + name, timeout)
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
+            # refused, timed out, or not speaking HTTP at all: say so and try the next one
+            reason = getattr(err, "reason", None) or err or type(err).__name__
+            errors.append(f"{mirror}{name}: {reason}")
+            print(f"mnist: {mirror} failed ({reason}); trying the next mirror",
+                  file=sys.stderr)
             continue
         if _sha256(payload) != expected_sha:
             errors.append(f"{mirror}{name}: checksum mismatch (got SHA-256 "
@@ -230,9 +297,9 @@ def _sha256(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
-def _download(url: str) -> bytes:
+def _download(url: str, timeout: float) -> bytes:
     """Fetch `url` whole into memory, with a tqdm progress bar when tqdm is installed."""
-    with urllib.request.urlopen(url, timeout=30) as response:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
         bar = _progress_bar(total, url.rsplit("/", 1)[-1])
         chunks = []
@@ -265,6 +332,12 @@ def to_inputs(images: np.ndarray, dtype: type = np.float32) -> np.ndarray:
 
 def one_hot(labels: np.ndarray, classes: int = 10, dtype: type = np.float32) -> np.ndarray:
     """Labels (n,) → rows y with y[label] = 1 and 0 elsewhere: the lessons' target vectors."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu":
+        raise ValueError(f"one_hot: labels must be integers, got {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"one_hot: labels must lie in [0, {classes}), got values from "
+                         f"{labels.min()} to {labels.max()}")
     return np.eye(classes, dtype=dtype)[labels]
 
 
