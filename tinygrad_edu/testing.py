@@ -20,6 +20,8 @@ what central differences need.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,7 +33,7 @@ except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError("tinygrad_edu.testing needs hypothesis: pip install hypothesis "
                       "(or the dev extra: pip install \"tinygrad-edu[dev]\")") from err
 
-from tinygrad_edu.tensor import Tensor
+from tinygrad_edu.tensor import Tensor, no_grad
 
 Shape = tuple[int, ...]
 
@@ -92,3 +94,89 @@ def tensor_pairs(shape_pairs: st.SearchStrategy[tuple[Shape, Shape]], **options:
     """Two tensors drawn for a drawn pair of shapes: `tensor_pairs(matmul_shapes())`."""
     return shape_pairs.flatmap(lambda pair: st.tuples(tensors(pair[0], **options),
                                                       tensors(pair[1], **options)))
+
+
+# ----------------------------------------------------------------------------------------
+# Whole random programs: bugs also live in how ops compose
+# ----------------------------------------------------------------------------------------
+# name → (how many operands, the op written with the public API). Every op keeps each
+# value broadcastable to one common shape, so any two values can meet in a binary op, and
+# none has a kink (no relu, no max), so central differences apply everywhere.
+ProgramOp = tuple[int, Callable[..., Tensor]]
+
+PROGRAM_OPS: dict[str, ProgramOp] = {
+    "add": (2, lambda a, b: a + b),
+    "sub": (2, lambda a, b: a - b),
+    "mul": (2, lambda a, b: a * b),
+    "div": (2, lambda a, b: a / (1 + b * b)),  # never divides by 0
+    "pow": (1, lambda a: a ** 2),
+    "scale": (1, lambda a: 0.5 * a),
+    "neg": (1, lambda a: -a),
+    "sigmoid": (1, lambda a: a.sigmoid()),
+    "tanh": (1, lambda a: a.tanh()),
+    "sum": (1, lambda a: a.sum(axis=-1, keepdims=True)),
+    "mean": (1, lambda a: a.mean(axis=0, keepdims=True)),
+    "softmax": (1, lambda a: a.softmax(axis=-1)),
+    "log_softmax": (1, lambda a: a.log_softmax(axis=-1)),
+    "flip": (1, lambda a: a[..., ::-1]),  # a slice with a negative step
+    "gather": (1, lambda a: a[..., [i % a.shape[-1] for i in (1, 0, 1, 2)[:a.shape[-1]]]]),
+    "reshape": (1, lambda a: a.reshape(-1).reshape(a.shape)),
+}
+
+
+@dataclass
+class Program:
+    """A random computation over a few inputs: step k computes value len(inputs) + k from
+    earlier values (reused freely, so diamonds and shared subexpressions arise). Call it
+    with the inputs to run it; `repr` prints it as code."""
+
+    inputs: list[Tensor]
+    steps: list[tuple[str, tuple[int, ...]]]
+    ops: dict[str, ProgramOp]
+
+    def __call__(self, *inputs: Tensor) -> Tensor:
+        values = list(inputs)
+        for name, operands in self.steps:
+            values.append(self.ops[name][1](*(values[i] for i in operands)))
+        return values[-1]
+
+    def largest_value(self) -> float:
+        """The largest |value| the program computes on its inputs: huge values (a square of
+        a square of …) make central differences meaningless, so checks skip those."""
+        with no_grad():
+            values = list(self.inputs)
+            for name, operands in self.steps:
+                values.append(self.ops[name][1](*(values[i] for i in operands)))
+        return max(float(np.max(np.abs(v.data), initial=0.0)) for v in values)
+
+    def __repr__(self) -> str:
+        lines = [f"v{i} = input of shape {t.shape}" for i, t in enumerate(self.inputs)]
+        for k, (name, operands) in enumerate(self.steps, start=len(self.inputs)):
+            lines.append(f"v{k} = {name}({', '.join(f'v{i}' for i in operands)})")
+        return "Program:\n  " + "\n  ".join(lines)
+
+
+@st.composite
+def programs(draw: Any, max_steps: int = 12, max_inputs: int = 3, max_side: int = 3,
+             ops: dict[str, ProgramOp] | None = None) -> Program:
+    """Random programs of 1–`max_steps` ops over 1–`max_inputs` float64 inputs whose shapes
+    broadcast together. Pass `ops` (name → (arity, function)) to fuzz your own ops among
+    the built-in ones: `programs(ops={**PROGRAM_OPS, "softplus": (1, my_softplus)})`.
+
+        @given(programs())
+        def test_backward_of_whole_programs(program):
+            assume(program.largest_value() < 1e4)
+            assert gradcheck(program, program.inputs)
+    """
+    ops = PROGRAM_OPS if ops is None else ops
+    count = draw(st.integers(1, max_inputs))
+    input_shapes = draw(broadcastable_shapes(count, min_dims=1, max_dims=3, max_side=max_side))
+    inputs = [draw(tensors(shape, min_value=-2.0, max_value=2.0)) for shape in input_shapes]
+    steps = []
+    names = sorted(ops)
+    for k in range(draw(st.integers(1, max_steps))):
+        name = draw(st.sampled_from(names))
+        available = st.integers(0, count + k - 1)
+        operands = tuple(draw(available) for _ in range(ops[name][0]))
+        steps.append((name, operands))
+    return Program(inputs, steps, ops)
