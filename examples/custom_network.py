@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> float:
             cost.backward()
             with no_grad():  # the step itself is not part of any graph
                 for p in parameters:
-                    p.data -= args.lr * p.grad.data
+                    p.sub_(args.lr * p.grad)  # in place: w ← w − lr·∂C/∂w
         with no_grad():
             guesses = forward(layers, Tensor(datasets.to_inputs(test_images))).data.argmax(1)
         accuracy = float(np.mean(guesses == test_labels))

@@ -11,7 +11,7 @@ is why gradcheck wants float64. Below eps ≈ 1e-7 float32 cannot even represent
 
 Then it shows gradcheck catching a custom op whose backward is wrong.
 
-    python examples/gradient_check.py [--plot gradient_check.png]
+    python examples/gradient_check.py [--plot PATH]   # out/gradient_check.png by default
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def plot(errors: dict[str, list[float]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     figure, axis = plt.subplots(figsize=(7, 4.5), layout="constrained")
     for name, values in errors.items():
         axis.loglog(EPSILONS, values, "o-", label=name)
@@ -111,7 +112,8 @@ def show_gradcheck_catching_a_broken_op() -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, list[float]]:
     parser = argparse.ArgumentParser(description="numeric vs analytic gradients over eps")
-    parser.add_argument("--plot", type=Path, default=Path("gradient_check.png"))
+    parser.add_argument("--plot", type=Path, default=Path("out") / "gradient_check.png",
+                        help="where to save the plot (needs matplotlib)")
     args = parser.parse_args(argv)
     errors = sweep()
     plot(errors, args.plot)

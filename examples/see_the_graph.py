@@ -1,10 +1,10 @@
 """See the graph: one neuron a = σ(w·x + b) and a 2-layer network, drawn, then traced.
 
-Writes neuron.dot and mlp.dot (and .svg beside them when Graphviz is installed), and
+Writes neuron.dot and mlp.dot into out/ (and .svg beside them when Graphviz is installed), and
 prints the backward trace of the network: each op, the shapes, the size of the gradient
 arriving and of the gradients it passes on, and the line that created it.
 
-    python examples/see_the_graph.py [--out DIR]
+    python examples/see_the_graph.py [--out DIR]      # out/ by default
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ def write(tensor: Tensor, folder: Path, stem: str) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> viz.Trace:
     parser = argparse.ArgumentParser(description="draw and trace small graphs")
-    parser.add_argument("--out", type=Path, default=Path("."))
+    parser.add_argument("--out", type=Path, default=Path("out"),
+                        help="folder for the .dot and .svg files (made if missing)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 
