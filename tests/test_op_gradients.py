@@ -106,6 +106,11 @@ def test_neg(x):
     check(lambda t: -t, x)
 
 
+@given(x=tensors())
+def test_clone(x):
+    check(lambda t: t.clone() * t, x)
+
+
 # --- matrix products --------------------------------------------------------------------
 @given(pair=tensor_pairs(matmul_shapes()))
 def test_matmul_all_shape_kinds(pair):

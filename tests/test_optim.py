@@ -87,7 +87,7 @@ def test_zero_grad_and_bad_arguments():
     opt.zero_grad()
     assert w.grad is None
     with pytest.raises(ValueError, match="lr"):
-        optim.SGD([w], lr=0)
+        optim.SGD([w], lr=-1)  # (lr=0 is allowed, as in PyTorch)
     with pytest.raises(ValueError, match="empty"):
         optim.Adam([])
     with pytest.raises(TypeError, match="Tensors"):

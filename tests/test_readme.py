@@ -25,6 +25,7 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
                 exec(CAUGHT, namespace)
         else:
             exec(block, namespace)
-    for name in ("test_my_function", "test_my_binary_op", "test_matmul"):
+    for name in ("test_my_function", "test_my_binary_op", "test_matmul",
+                 "test_cube_in_random_programs"):
         namespace[name]()  # the hypothesis examples pass
     assert namespace["model"].num_parameters() == 13_002
