@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from tinygrad_edu.tensor import Tensor
+from tinygrad_edu.tensor import Tensor, VersionCounter
 
 
 class Optimizer:
@@ -27,6 +27,9 @@ class Optimizer:
                                 f"{type(p).__name__}")
             unique.setdefault(id(p), p)
         self.params = list(unique.values())
+        for p in self.params:  # every update is counted: see step()
+            if p._versions is None:
+                p._versions = VersionCounter()
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
         self._check("lr", lr, lr >= 0, "a finite number ≥ 0")
@@ -53,7 +56,7 @@ class Optimizer:
                 # in place, so anything holding p.data sees the new values; the version
                 # bump lets a graph that saved the old values refuse to backpropagate
                 self.update(p, p.grad.data)
-                p._bump_version()
+                p._versions.bump()
 
     def update(self, p: Tensor, g: np.ndarray) -> None:
         """Change `p.data` in place, given its gradient `g`."""

@@ -14,7 +14,8 @@ import contextlib
 import heapq
 import itertools
 import threading
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,10 @@ DEFAULT_DTYPE = np.float32
 # already exist, so its output always has a larger number than its inputs: sorting by this
 # number is a topological order of any graph, with no recursion needed.
 _creation_counter = itertools.count()
+
+# The stamp of the latest in-place change to any tensor. Backward compares it with each op's
+# number first: only when something changed after the op ran does it look at which tensor.
+_latest_change = -1
 
 
 class VersionCounter:
@@ -39,24 +44,22 @@ class VersionCounter:
     """
 
     __slots__ = ("count", "last", "recent")
-    REMEMBERED = 16  # stamps kept, enough to name the version an op saw
 
     def __init__(self) -> None:
         self.count = 0  # the version: in-place changes so far
         self.last = -1  # the stamp of the latest change
-        self.recent: list[int] = []  # the stamps of the latest changes, oldest first
+        self.recent: deque[int] = deque(maxlen=16)  # the latest stamps, to name old versions
 
     def bump(self) -> None:
+        global _latest_change
         self.count += 1
-        self.last = next(_creation_counter)
+        self.last = _latest_change = next(_creation_counter)
         self.recent.append(self.last)
-        if len(self.recent) > self.REMEMBERED:
-            del self.recent[0]
 
     def version_at(self, stamp: int) -> str:
         """The version as it was when `stamp` was taken ("≤ n" past what is remembered)."""
         later = sum(1 for s in self.recent if s > stamp)
-        if later == len(self.recent) == self.REMEMBERED:
+        if later == len(self.recent) == self.recent.maxlen:
             return f"≤ {self.count - later}"
         return str(self.count - later)
 
@@ -126,6 +129,30 @@ class _ThreadObservers(threading.local):
 
 
 Observers = _ThreadObservers()
+_observers_anywhere = 0  # how many observers are registered in all threads together
+_observers_lock = threading.Lock()  # (+= is not atomic across threads)
+
+
+@contextlib.contextmanager
+def observing(forward: Callable[[Function, Tensor], None] | None = None,
+              backward: Callable[[Function, Tensor, Any, Sequence[Any]], None] | None = None
+              ) -> Iterator[None]:
+    """Add observers to this thread for the duration of a `with` block (always removed
+    afterwards). While no thread has any, each op skips even the per-thread lookup."""
+    global _observers_anywhere
+    added = [(registry, observer) for registry, observer in
+             ((Observers.forward, forward), (Observers.backward, backward)) if observer]
+    for registry, observer in added:
+        registry.append(observer)
+    with _observers_lock:
+        _observers_anywhere += len(added)
+    try:
+        yield
+    finally:
+        for registry, observer in added:
+            registry.remove(observer)
+        with _observers_lock:
+            _observers_anywhere -= len(added)
 
 
 # ----------------------------------------------------------------------------------------
@@ -179,7 +206,7 @@ class Function:
                 message = f"{fn.name}: {message} (input shapes {shapes})"
             raise ValueError(message) from None
         out = Tensor._wrap(data)
-        if getattr(data, "base", None) is not None:  # a view (reshape, slice): see _share_versions
+        if data.base is not None:  # a view of an input (reshape, slice): see _share_versions
             _share_versions(out, inputs)
         if _GradMode.enabled:
             needs = [t.requires_grad for t in inputs]
@@ -189,7 +216,7 @@ class Function:
                 fn.needs_input_grad = needs
                 out.requires_grad = True
                 out._ctx = fn
-        if Observers.forward:
+        if _observers_anywhere and Observers.forward:
             for observe in Observers.forward:
                 observe(fn, out)
         return out
@@ -383,9 +410,10 @@ class Tensor:
 
     def _bump_version(self) -> None:
         """Note an in-place change of this tensor's values (optimizers call this)."""
-        if self._versions is None:
-            self._versions = VersionCounter()
-        self._versions.bump()
+        versions = self._versions
+        if versions is None:
+            versions = self._versions = VersionCounter()
+        versions.bump()
 
     def _check_may_change(self, op: str) -> None:
         if not (_GradMode.enabled and self.requires_grad):
@@ -509,11 +537,6 @@ class Tensor:
             a, b = a.to(DEFAULT_DTYPE), b.to(DEFAULT_DTYPE)
         return a, b
 
-    def _floating(self) -> Tensor:
-        """This tensor if it holds floats, else as float32: σ, tanh, exp and log of integers
-        give float32, as in PyTorch (numpy would give float64)."""
-        return self if self.data.dtype.kind == "f" else self.to(DEFAULT_DTYPE)
-
     def __add__(self, other: ArrayLike) -> Tensor:
         return ops.Add.apply(*self._operands(other, "add"))
 
@@ -588,9 +611,11 @@ class Tensor:
         a, b = self._operands(other, "ne")
         return Tensor._wrap(a.data != b.data)
 
+    # The functions below work on floats: integers become float32 first, as in PyTorch
+    # (numpy would give float64). The test is written out in each: one call less per op.
     def sigmoid(self) -> Tensor:
         """σ(x) = 1 / (1 + e⁻ˣ), elementwise."""
-        return ops.Sigmoid.apply(self._floating())
+        return ops.Sigmoid.apply(self if self.data.dtype.kind == "f" else self.float())
 
     def relu(self) -> Tensor:
         """max(x, 0), elementwise."""
@@ -598,15 +623,15 @@ class Tensor:
 
     def tanh(self) -> Tensor:
         """tanh(x), elementwise."""
-        return ops.Tanh.apply(self._floating())
+        return ops.Tanh.apply(self if self.data.dtype.kind == "f" else self.float())
 
     def exp(self) -> Tensor:
         """eˣ, elementwise."""
-        return ops.Exp.apply(self._floating())
+        return ops.Exp.apply(self if self.data.dtype.kind == "f" else self.float())
 
     def log(self) -> Tensor:
         """ln x, elementwise."""
-        return ops.Log.apply(self._floating())
+        return ops.Log.apply(self if self.data.dtype.kind == "f" else self.float())
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Sum over `axis` (all axes by default)."""
@@ -622,11 +647,12 @@ class Tensor:
 
     def softmax(self, axis: int = -1) -> Tensor:
         """e^xᵢ / Σⱼ e^xⱼ along `axis`, stable for large |x|."""
-        return ops.softmax(self._floating(), axis=axis)
+        return ops.softmax(self if self.data.dtype.kind == "f" else self.float(), axis=axis)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
         """xᵢ − log Σⱼ e^xⱼ along `axis`, stable for large |x|."""
-        return ops.LogSoftmax.apply(self._floating(), axis=axis)
+        x = self if self.data.dtype.kind == "f" else self.float()
+        return ops.LogSoftmax.apply(x, axis=axis)
 
     def reshape(self, *shape: int) -> Tensor:
         """The same elements in a new shape: `x.reshape(2, 3)` or `x.reshape((2, 3))`."""
@@ -916,6 +942,13 @@ def _freed_graph_error(fn: Function) -> RuntimeError:
         "pass retain_graph=True to that backward() to use the graph again")
 
 
+def _check_versions(fn: Function, out: Tensor) -> None:
+    """Backward reads the op's inputs and output: raise if any changed after the op ran."""
+    for saved in (*fn.inputs, out):
+        if saved._versions is not None and saved._versions.last > out._created:
+            raise _changed_in_place_error(fn, saved, out._created)
+
+
 def _changed_in_place_error(fn: Function, saved: Tensor, stamp: int) -> RuntimeError:
     """PyTorch's "modified by an inplace operation", with the op and the versions named."""
     counter = saved._versions
@@ -986,9 +1019,8 @@ def _op_backward(fn: Function, out: Tensor, grad: Any, create_graph: bool) -> Se
     """One op's gradients for its inputs: on arrays normally, on Tensors to build a graph."""
     if fn.released:
         raise _freed_graph_error(fn)
-    for saved in (*fn.inputs, out):  # backward reads these values: are they still those?
-        if saved._versions is not None and saved._versions.last > out._created:
-            raise _changed_in_place_error(fn, saved, out._created)
+    if _latest_change > out._created:  # something changed in place after this op ran
+        _check_versions(fn, out)
     if create_graph:
         input_grads = fn.backward(grad, out, *fn.inputs)
     else:
@@ -998,7 +1030,7 @@ def _op_backward(fn: Function, out: Tensor, grad: Any, create_graph: bool) -> Se
     if len(input_grads) != len(fn.inputs):
         raise RuntimeError(f"{fn.name}.backward returned {len(input_grads)} gradients "
                            f"for {len(fn.inputs)} inputs")
-    if Observers.backward:
+    if _observers_anywhere and Observers.backward:
         for observe in Observers.backward:
             observe(fn, out, grad, input_grads)
     return input_grads

@@ -29,7 +29,7 @@ import numpy as np
 
 from tinygrad_edu import functional
 from tinygrad_edu.datasets import atomic_write_bytes
-from tinygrad_edu.tensor import Function, Observers, Tensor, topological_order
+from tinygrad_edu.tensor import Function, Tensor, observing, topological_order
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -50,21 +50,6 @@ def user_site() -> str:
 
 def _remember_site(fn: Function, out: Tensor) -> None:
     fn.site = user_site()
-
-
-@contextlib.contextmanager
-def _observing(forward: Any = None, backward: Any = None) -> Iterator[None]:
-    """Add observers for the duration of a `with` block (always removed afterwards)."""
-    added = [(Observers.forward, forward), (Observers.backward, backward)]
-    for registry, observer in added:
-        if observer is not None:
-            registry.append(observer)
-    try:
-        yield
-    finally:
-        for registry, observer in added:
-            if observer is not None:
-                registry.remove(observer)
 
 
 def _site_of(fn: Function) -> str:
@@ -227,7 +212,7 @@ def trace() -> Iterator[Trace]:
             output_shape=tuple(out.shape), grad_norm=_norm(grad),
             input_grad_norms=[_norm(g) for g in input_grads]))
 
-    with _observing(forward=_remember_site, backward=on_backward):
+    with observing(forward=_remember_site, backward=on_backward):
         yield record
 
 
@@ -264,7 +249,7 @@ def detect_anomaly() -> Iterator[None]:
                     f"gradient of input {position} (shape {tuple(fn.inputs[position].shape)})"
                     f"\n  created at {_site_of(fn)}")
 
-    with _observing(forward=on_forward, backward=on_backward), np.errstate(all="ignore"):
+    with observing(forward=on_forward, backward=on_backward), np.errstate(all="ignore"):
         yield
 
 
