@@ -19,7 +19,14 @@ import numpy as np
 from tinygrad_edu import functional
 from tinygrad_edu.datasets import atomic_write_bytes
 from tinygrad_edu.functional import cross_entropy, mse_loss
-from tinygrad_edu.tensor import DEFAULT_DTYPE, Tensor, no_grad, random_generator
+from tinygrad_edu.tensor import (
+    DEFAULT_DTYPE,
+    Tensor,
+    no_grad,
+    note_call,
+    note_model_change,
+    random_generator,
+)
 
 __all__ = ["MLP", "CrossEntropyLoss", "Linear", "MSELoss", "Module", "Parameter", "ReLU",
            "Sequential", "Sigmoid", "Tanh", "cross_entropy", "functional", "load", "mse_loss",
@@ -61,6 +68,7 @@ class Module:
                 f"Parameter; it would no longer be trained. Assign nn.Parameter(...) or "
                 f"change the values in place: with no_grad(): {name}.copy_(...)")
         object.__setattr__(self, name, value)
+        note_model_change()  # (a jit record of a step using this module re-records)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
@@ -105,6 +113,7 @@ class Module:
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (set it to None, as PyTorch does by default)."""
+        note_call(self.zero_grad)
         for p in self.parameters():
             p.grad = None
 

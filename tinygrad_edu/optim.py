@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from tinygrad_edu.tensor import Tensor, VersionCounter
+from tinygrad_edu.tensor import Tensor, VersionCounter, note_call
 
 
 class Optimizer:
@@ -43,6 +43,7 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget every parameter's gradient: set `.grad` to None (PyTorch's default), or
         fill it with zeros where `set_to_none=False`."""
+        note_call(lambda: self.zero_grad(set_to_none))
         for p in self.params:
             if set_to_none or p.grad is None:
                 p.grad = None
@@ -51,6 +52,7 @@ class Optimizer:
 
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
+        note_call(self.step)
         for p in self.params:
             if p.grad is not None:
                 # in place, so anything holding p.data sees the new values; the version

@@ -155,6 +155,38 @@ def observing(forward: Callable[[Function, Tensor], None] | None = None,
             _observers_anywhere -= len(added)
 
 
+class _ThreadRecording(threading.local):
+    """The `jit` recorder listening in this thread, if any (see jit.py). Ops reach it
+    through the observers; the places below tell it what observers cannot see."""
+
+    def __init__(self) -> None:
+        self.active: Any = None
+
+
+Recording = _ThreadRecording()
+_model_changes = 0  # bumped whenever a module's attributes or a requires_grad flag change
+_hooks_registered = 0  # how many hooks were ever registered (jit looks closer if it grew)
+
+
+def note_model_change() -> None:
+    """A parameter may have been added, replaced or frozen: jit records made before are
+    stale (nn.Module.__setattr__ and requires_grad_ call this)."""
+    global _model_changes
+    _model_changes += 1
+
+
+def note_call(call: Callable[[], Any]) -> None:
+    """Tell a recording jit that `call` (an optimizer step, a zero_grad) ran here, so its
+    replay calls it again at the same point."""
+    if Recording.active is not None:
+        Recording.active.note_call(call)
+
+
+def _note_value_read(what: str) -> None:
+    if Recording.active is not None:
+        Recording.active.note_value_read(what)
+
+
 # ----------------------------------------------------------------------------------------
 # Function: the base class of every differentiable op
 # ----------------------------------------------------------------------------------------
@@ -217,6 +249,7 @@ class Function:
                 out.requires_grad = True
                 out._ctx = fn
         if _observers_anywhere and Observers.forward:
+            fn.inputs, fn.params = inputs, params  # what an observer may ask (jit does)
             for observe in Observers.forward:
                 observe(fn, out)
         return out
@@ -350,15 +383,19 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """The underlying numpy array (shared, not copied)."""
+        _note_value_read("numpy()")
         return self.data
 
     def item(self) -> float:
         """The value of a one-element tensor as a Python number."""
+        _note_value_read("item()")
         if self.data.size != 1:
             raise ValueError(f"item: only a one-element tensor has an item, got shape {self.shape}")
         return self.data.item()
 
     def tolist(self) -> Any:
+        """The values as (nested) Python lists."""
+        _note_value_read("tolist()")
         return self.data.tolist()
 
     def detach(self) -> Tensor:
@@ -382,6 +419,7 @@ class Tensor:
             raise RuntimeError("requires_grad_: cannot turn it off on a non-leaf tensor; "
                                "use .detach()")
         self.requires_grad = requires_grad
+        note_model_change()
         return self
 
     def retain_grad(self) -> Tensor:
@@ -396,6 +434,8 @@ class Tensor:
         replaces the gradient. Returns a handle whose `remove()` takes the hook away."""
         if not self.requires_grad:
             raise RuntimeError("register_hook: this tensor does not require grad")
+        global _hooks_registered
+        _hooks_registered += 1
         if self._hooks is None:
             self._hooks = {}
         handle = RemovableHandle(self._hooks)
@@ -431,6 +471,10 @@ class Tensor:
     def _change_in_place(self, op: str, update: Callable[[np.ndarray], Any]) -> Tensor:
         """Run `update(self.data)`, which writes into the array, then note the new version."""
         self._check_may_change(op)
+        if Recording.active is not None:
+            raise RuntimeError(f"{op}: in-place changes inside a jit step are not recorded, "
+                               "so a replay would skip them; change values in an optimizer "
+                               "or outside the step")
         try:
             update(self.data)
         except ValueError as err:  # read-only views, shapes that do not broadcast
@@ -510,6 +554,7 @@ class Tensor:
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
     def __bool__(self) -> bool:
+        _note_value_read("a Python `if`/`bool()` on a tensor")
         if self.data.size != 1:
             raise ValueError(f"bool: the truth value of a tensor of shape {self.shape} is "
                              "ambiguous; use .any() or .all() on .data")
@@ -1049,6 +1094,9 @@ def grad(output: Tensor, inputs: Tensor | Sequence[Tensor], grad_output: ArrayLi
     """
     if isinstance(inputs, Tensor):  # one tensor, as torch.autograd.grad accepts
         inputs = [inputs]
+    if Recording.active is not None:
+        raise RuntimeError("grad: tg.grad() inside a jit step cannot be recorded; use "
+                           "backward() and .grad, or call the step without jit")
     if not output.requires_grad:
         raise RuntimeError("grad: the output does not require grad and has no graph")
     if retain_graph is None:
