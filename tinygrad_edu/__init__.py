@@ -19,6 +19,7 @@ from tinygrad_edu.gradcheck import (
     jacobian,
     numeric_jacobian,
 )
+from tinygrad_edu.jit import jit
 from tinygrad_edu.tensor import Function, Tensor, enable_grad, grad, is_grad_enabled, no_grad
 from tinygrad_edu.viz import detect_anomaly
 
@@ -37,6 +38,7 @@ __all__ = [
     "gradgradcheck",
     "is_grad_enabled",
     "jacobian",
+    "jit",
     "nn",
     "no_grad",
     "numeric_jacobian",
