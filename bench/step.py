@@ -1,7 +1,9 @@
 """Time one training step of the seed network: tinygrad_edu vs hand-written numpy vs PyTorch.
 
 One step = forward through 784 → 16 → 16 → 10 (sigmoid), MSE cost, backward, SGD update,
-through the public API (nn.MLP, nn.mse_loss, optim.SGD). The hand-written numpy step does
+through the public API (nn.MLP, nn.mse_loss, optim.SGD), eagerly and replayed by tg.jit
+(checked to leave exactly the eager weights; "record/eager" is the first, recording call
+against one eager step). The hand-written numpy step does
 the same arithmetic with the formulas written out; its weights and gradients are checked
 equal to tinygrad_edu's before timing. PyTorch (CPU) runs too when it is installed. So does
 bench/bare_engine.py, the least a graph engine can do for this step: its ratio is the floor
@@ -30,6 +32,7 @@ from collections.abc import Callable
 import numpy as np
 from bare_engine import bare_step
 
+import tinygrad_edu as tg
 from tinygrad_edu import Tensor, nn, optim
 
 SIZES = [784, 16, 16, 10]
@@ -46,17 +49,48 @@ def make_data(batch: int, dtype: type) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def tinygrad_step(model: nn.MLP, x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
+def tinygrad_step(model: nn.MLP, x: np.ndarray, y: np.ndarray, replay: bool = False
+                  ) -> Callable[[], None]:
+    """One eager step through the public API, or (`replay`) the same step under tg.jit."""
     optimizer = optim.SGD(model.parameters(), lr=LR)
     inputs, targets = Tensor(x), Tensor(y)
 
-    def step() -> None:
-        loss = nn.mse_loss(model(inputs), targets)
+    def train_step(xb: Tensor, yb: Tensor) -> Tensor:
+        loss = nn.mse_loss(model(xb), yb)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        return loss
 
-    return step
+    run = tg.jit(train_step) if replay else train_step
+    return lambda: run(inputs, targets)
+
+
+def check_replay(state: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> None:
+    """Ten replayed steps must leave exactly the weights of ten eager steps."""
+    results = []
+    for replay in (False, True):
+        model = nn.MLP(SIZES, dtype=x.dtype)
+        model.load_state_dict(state)
+        step = tinygrad_step(model, x, y, replay)
+        for _ in range(10):
+            step()
+        results.append(model.state_dict())
+    if any(not np.array_equal(results[0][k], results[1][k]) for k in state):
+        sys.exit("replay's weights differ from eager's")
+
+
+def record_cost(state: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> float:
+    """Seconds for the first (recording) call of a jit step, median of 9 fresh ones."""
+    times = []
+    for _ in range(9):
+        model = nn.MLP(SIZES, dtype=x.dtype)
+        model.load_state_dict(state)
+        step = tinygrad_step(model, x, y, replay=True)
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -158,7 +192,12 @@ def measure(batch: int, dtype: type, blocks: int, seconds_per_block: float
                  f"(batch {batch}, {np.dtype(dtype).name})")
     state = model.state_dict()
     check_bare_engine(state, x, y, tolerance)
+    check_replay(state, x, y)
+    recording = record_cost(state, x, y)
+    replay_model = nn.MLP(SIZES, dtype=dtype)
+    replay_model.load_state_dict(state)
     steps = {"tinygrad_edu": tinygrad_step(model, x, y),
+             "replay": tinygrad_step(replay_model, x, y, replay=True),
              "numpy": numpy_step([state[k].copy() for k in state], x, y),
              "bare": bare_step([state[k].copy() for k in state], x, y, LR)}
     torch_run = torch_step(state, x, y)
@@ -174,23 +213,28 @@ def measure(batch: int, dtype: type, blocks: int, seconds_per_block: float
     for _ in range(blocks):  # interleaved: each block runs every system once
         for name, step in steps.items():
             samples[name].append(time_block(step, repeats[name]))
-    return {name: statistics.median(values) for name, values in samples.items()}
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    medians["record"] = recording
+    return medians
 
 
 def step_table(batches: list[int], dtypes: list[type], blocks: int, per_block: float) -> None:
-    print(f"{'dtype':<8} {'batch':>5} {'numpy µs':>9} {'tinygrad µs':>12} {'ratio':>6} "
-          f"{'bare µs':>8} {'ratio':>6} {'pytorch µs':>11} {'ratio':>6}")
+    print(f"{'dtype':<8} {'batch':>5} {'numpy µs':>9} {'replay µs':>10} {'ratio':>6} "
+          f"{'eager µs':>9} {'ratio':>6} {'bare µs':>8} {'ratio':>6} {'pytorch µs':>11} "
+          f"{'ratio':>6}  record/eager")
     for dtype in dtypes:
         for batch in batches:
             medians = measure(batch, dtype, blocks, per_block)
             base = medians["numpy"]
             row = (f"{np.dtype(dtype).name:<8} {batch:>5} {base * 1e6:9.1f} "
-                   f"{medians['tinygrad_edu'] * 1e6:12.1f} {medians['tinygrad_edu'] / base:6.2f} "
+                   f"{medians['replay'] * 1e6:10.1f} {medians['replay'] / base:6.2f} "
+                   f"{medians['tinygrad_edu'] * 1e6:9.1f} {medians['tinygrad_edu'] / base:6.2f} "
                    f"{medians['bare'] * 1e6:8.1f} {medians['bare'] / base:6.2f}")
             if "pytorch" in medians:
                 row += f" {medians['pytorch'] * 1e6:11.1f} {medians['pytorch'] / base:6.2f}"
             else:
                 row += f" {'(not installed)':>18}"
+            row += f"  {medians['record'] / medians['tinygrad_edu']:12.2f}"
             print(row, flush=True)
 
 

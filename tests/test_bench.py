@@ -37,3 +37,16 @@ def test_one_step_of_each_system_leaves_the_same_weights(batch):
         assert not np.array_equal(p.data, state[p.name])  # the step did move the weights
         np.testing.assert_allclose(p.data, hand, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(b, hand, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_the_replayed_step_leaves_the_eager_weights(batch):
+    x, y = step.make_data(batch, np.float32)
+    state = nn.MLP(step.SIZES, seed=0).state_dict()
+    step.check_replay(state, x, y)  # exits the benchmark if they differ
+    model = nn.MLP(step.SIZES)
+    model.load_state_dict(state)
+    replayed = step.tinygrad_step(model, x, y, replay=True)
+    for _ in range(3):
+        replayed()
+    assert not np.array_equal(model.state_dict()["0.weight"], state["0.weight"])
