@@ -490,7 +490,7 @@ def test_flagship_checks_the_save_path_before_training(tmp_path, capsys, load_ex
 
 def test_flagship_has_help_for_every_option(load_example):
     actions = [a for a in load_example("mnist").build_parser()._actions if a.dest != "help"]
-    assert len(actions) == 12 and all(a.help for a in actions)
+    assert len(actions) == 14 and all(a.help for a in actions)
 
 
 # --- whole random programs ----------------------------------------------------------------
