@@ -227,3 +227,24 @@ def test_plain_arrays_and_python_results_are_refused():
         step(np.ones(2))
     with pytest.raises(TypeError, match="returned float"):
         tg.jit(lambda x: (x * 2).sum().item())(Tensor(np.ones(2)))
+
+
+def test_a_jit_step_called_inside_another_becomes_part_of_its_record():
+    def run(use_jit):
+        model = nn.MLP([3, 2], seed=0)
+        optimizer = optim.SGD(model.parameters(), lr=0.1)
+        wrap = tg.jit if use_jit else (lambda f: f)
+        inner = wrap(lambda x: nn.mse_loss(model(x), Tensor(np.zeros((2, 2)))))
+
+        @wrap
+        def outer(x):
+            optimizer.zero_grad()
+            inner(x).backward()
+            optimizer.step()
+
+        for i in range(3):
+            outer(Tensor(np.full((2, 3), float(i))))
+        return model.state_dict()
+
+    eager, replayed = run(False), run(True)
+    assert all(np.array_equal(eager[k], replayed[k]) for k in eager)

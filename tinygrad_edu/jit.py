@@ -54,6 +54,8 @@ class Jit:
         functools.update_wrapper(self, function)
 
     def __call__(self, *args: Any) -> Any:
+        if Recording.active is not None:  # called inside another recording: part of it
+            return self.function(*args)
         key = _signature(args)
         record = self.records.get(key)
         if record is not None and record.model_changes == engine._model_changes and (
@@ -108,8 +110,7 @@ class Record:
         self.start = next(engine._creation_counter)
         self.arguments = [(self._new_slot(a), self._tensor_slot(a), i)
                           for i, a in enumerate(args) if isinstance(a, Tensor)]
-        self.argument_arrays = {id(a.data): slot for slot, _, i in self.arguments
-                                for a in [args[i]]}
+        self.argument_arrays = {id(args[i].data): slot for slot, _, i in self.arguments}
         self.model_changes = engine._model_changes
         self.hooks_registered = engine._hooks_registered
         Recording.active = self
