@@ -7,6 +7,7 @@ import pytest
 
 import tinygrad_edu as tg
 from tinygrad_edu import Function, Tensor, no_grad
+from tinygrad_edu.tensor import topological_order
 
 
 # --- plain-number results worked out by hand ---------------------------------------------
@@ -64,7 +65,7 @@ def test_topological_order_puts_inputs_first():
     b = a * 2
     c = b + a
     d = c * b
-    order = tg.tensor.topological_order(d)
+    order = topological_order(d)
     position = {id(t): i for i, t in enumerate(order)}
     assert position[id(a)] < position[id(b)] < position[id(c)] < position[id(d)]
     assert len(order) == 4

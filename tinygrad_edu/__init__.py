@@ -20,7 +20,18 @@ from tinygrad_edu.gradcheck import (
     numeric_jacobian,
 )
 from tinygrad_edu.jit import jit
-from tinygrad_edu.tensor import Function, Tensor, enable_grad, grad, is_grad_enabled, no_grad
+from tinygrad_edu.tensor import (
+    Function,
+    Tensor,
+    enable_grad,
+    grad,
+    inference_mode,
+    is_grad_enabled,
+    manual_seed,
+    no_grad,
+    set_grad_enabled,
+    tensor,
+)
 from tinygrad_edu.viz import detect_anomaly
 
 __version__ = "0.1.0"
@@ -36,12 +47,16 @@ __all__ = [
     "grad",
     "gradcheck",
     "gradgradcheck",
+    "inference_mode",
     "is_grad_enabled",
     "jacobian",
     "jit",
+    "manual_seed",
     "nn",
     "no_grad",
     "numeric_jacobian",
     "optim",
+    "set_grad_enabled",
+    "tensor",
     "viz",
 ]

@@ -24,14 +24,17 @@ values read inside the step (`.item()`, `if` on a tensor: warned about when reco
 from __future__ import annotations
 
 import functools
+import importlib
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from tinygrad_edu import tensor as engine
 from tinygrad_edu.tensor import Function, Observers, Recording, Tensor, observing
+
+# the engine module itself, for its counters (tinygrad_edu.tensor is also tg.tensor(), the function)
+engine = importlib.import_module("tinygrad_edu.tensor")
 
 Slots = list  # one replay's values: arrays, the Tensors that receive gradients, sets
 

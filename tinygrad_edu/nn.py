@@ -11,7 +11,7 @@ import io
 import itertools
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -81,6 +81,41 @@ class Module:
         inside lists, tuples and dicts, nested to any depth."""
         for name, value in vars(self).items():
             yield from _unpack(name, value)
+
+    training = True  # train() / eval() switch it (Dropout and BatchNorm act on it)
+
+    def train(self, mode: bool = True) -> Module:
+        """Training mode for this module and every module in it; returns self."""
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode (`train(False)`); returns self."""
+        return self.train(False)
+
+    def children(self) -> Iterator[Module]:
+        """The direct sub-modules."""
+        for _, child in self.named_children():
+            yield child
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every module inside it, each once, parents first."""
+        seen: set[int] = set()
+        stack: list[Module] = [self]
+        while stack:
+            module = stack.pop()
+            if id(module) not in seen:
+                seen.add(id(module))
+                yield module
+                stack.extend(reversed(list(module.children())))
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call `fn(module)` on every module inside (children first) and on this one, as
+        PyTorch does (to initialise weights, say); returns self."""
+        for module in reversed(list(self.modules())):
+            fn(module)
+        return self
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """The direct sub-modules with their attribute names."""
@@ -260,22 +295,22 @@ class Sequential(Module):
     """Modules applied one after the other; they are named "0", "1", … as in PyTorch."""
 
     def __init__(self, *modules: Module) -> None:
-        self.modules = list(modules)  # (given modules keep their parameters' names)
+        self.layers = list(modules)  # (given modules keep their parameters' names)
 
     def _members(self) -> Iterator[tuple[str, Any]]:
-        return ((str(i), module) for i, module in enumerate(self.modules))
+        return ((str(i), module) for i, module in enumerate(self.layers))
 
     def __iter__(self) -> Iterator[Module]:
-        return iter(self.modules)
+        return iter(self.layers)
 
     def __len__(self) -> int:
-        return len(self.modules)
+        return len(self.layers)
 
     def __getitem__(self, index: int) -> Module:
-        return self.modules[index]
+        return self.layers[index]
 
     def forward(self, x: Tensor) -> Tensor:
-        for module in self.modules:
+        for module in self.layers:
             x = module(x)
         return x
 

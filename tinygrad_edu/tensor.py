@@ -114,6 +114,28 @@ class enable_grad(_GradModeBlock):  # noqa: N801 - PyTorch's name
     mode = True
 
 
+class set_grad_enabled(_GradModeBlock):  # noqa: N801 - PyTorch's name
+    """Set grad mode: as a call it takes effect at once (`set_grad_enabled(False)`), as a
+    `with` block or decorator it is restored afterwards, as in PyTorch."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._previous = _GradMode.enabled
+        _GradMode.enabled = self.mode  # a plain call already switches
+
+    def __enter__(self) -> set_grad_enabled:
+        _GradMode.saved.append(self._previous)  # restore what was there before the call
+        _GradMode.enabled = self.mode
+        return self
+
+
+class inference_mode(no_grad):  # noqa: N801 - PyTorch's name
+    """PyTorch's faster no_grad; here the same as `no_grad()` (`mode=False` records)."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self.mode = not mode
+
+
 class _ThreadObservers(threading.local):
     """Instruments that watch ops run (viz.trace, detect_anomaly), per thread: a trace or
     an anomaly check in one thread never sees, or raises in, another. Empty lists cost one
@@ -295,10 +317,74 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {text[:40] + '…' if len(text) > 40 else text}"
 
 
+_default_generator = np.random.default_rng()  # what seed=None draws from (manual_seed)
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Seed the default generator, which everything given no seed draws from (weights of
+    new layers, Tensor.randn/rand, shuffling), as `torch.manual_seed` does."""
+    global _default_generator
+    _default_generator = np.random.default_rng(seed)
+    return _default_generator
+
+
 def random_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
-    """A numpy Generator from a seed (or None for fresh entropy); a Generator passes
-    through, so callers can share one stream of random numbers."""
+    """A numpy Generator from a seed; a Generator passes through, so callers can share one
+    stream of random numbers; None gives the default generator (see `manual_seed`)."""
+    if seed is None:
+        return _default_generator
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def tensor(data: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """PyTorch's `torch.tensor`: integers stay integers (int64) and bools stay bools;
+    Python floats become float32, a numpy array keeps its dtype. (`Tensor(data)` makes
+    numbers float32 whatever they are, like `torch.Tensor`.)"""
+    if dtype is None and not isinstance(data, (np.ndarray, Tensor)):
+        kind = np.asarray(data).dtype.kind
+        dtype = {"b": np.bool_, "i": np.int64, "u": np.int64}.get(kind, DEFAULT_DTYPE)
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+class _Size(int):
+    """`t.size` is numpy's element count (an int) and, called, PyTorch's `t.size()`:
+    the shape, or one axis's length with `t.size(dim)`."""
+
+    dims: tuple[int, ...]  # (not `shape`: numpy would take the int for an array of it)
+
+    def __new__(cls, shape: tuple[int, ...]) -> _Size:
+        size = super().__new__(cls, int(np.prod(shape, dtype=np.int64)))
+        size.dims = shape
+        return size
+
+    def __call__(self, dim: int | None = None) -> Any:
+        return self.dims if dim is None else self.dims[dim]
+
+
+def _axis(op: str, axis: Any, dim: Any) -> Any:
+    """numpy's `axis=` or PyTorch's `dim=` (one of them)."""
+    if dim is not None and axis is not None:
+        raise TypeError(f"{op}: give axis= or dim=, not both")
+    return axis if dim is None else dim
+
+
+def _keep(op: str, keepdims: bool | None, keepdim: bool | None) -> bool:
+    """numpy's `keepdims=` or PyTorch's `keepdim=`."""
+    if keepdims is not None and keepdim is not None:
+        raise TypeError(f"{op}: give keepdims= or keepdim=, not both")
+    return bool(keepdims if keepdim is None else keepdim)
+
+
+class MaxResult(tuple):
+    """What `max(dim=...)`/`min(dim=...)` return, as in PyTorch: (values, indices)."""
+
+    @property
+    def values(self) -> Tensor:
+        return self[0]
+
+    @property
+    def indices(self) -> Tensor:
+        return self[1]
 
 
 class Tensor:
@@ -370,8 +456,18 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def size(self) -> int:
+    def size(self) -> _Size:
+        """The number of elements (numpy's `.size`), also callable as PyTorch's `.size()`:
+        `t.size == 6` and `t.size() == (2, 3)` both hold."""
+        return _Size(self.data.shape)
+
+    def numel(self) -> int:
+        """The number of elements."""
         return self.data.size
+
+    def dim(self) -> int:
+        """The number of axes (PyTorch's name for ndim)."""
+        return self.data.ndim
 
     @property
     def is_leaf(self) -> bool:
@@ -678,26 +774,63 @@ class Tensor:
         """ln x, elementwise."""
         return ops.Log.apply(self if self.data.dtype.kind == "f" else self.float())
 
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+    # Reductions take numpy's axis=/keepdims= or PyTorch's dim=/keepdim=.
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None, *,
+            dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None) -> Tensor:
         """Sum over `axis` (all axes by default)."""
-        return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+        return ops.Sum.apply(self, axis=_axis("sum", axis, dim),
+                             keepdims=_keep("sum", keepdims, keepdim))
 
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None, *,
+             dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None) -> Tensor:
         """Mean over `axis` (all axes by default)."""
-        return ops.mean(self, axis=axis, keepdims=keepdims)
+        return ops.mean(self, axis=_axis("mean", axis, dim),
+                        keepdims=_keep("mean", keepdims, keepdim))
 
-    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Largest value over `axis`; tied maxima share the gradient equally."""
-        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
+    def max(self, dim: int | None = None, keepdim: bool | None = None, *,
+            axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Any:
+        """Largest value; tied maxima share the gradient equally. As in PyTorch, `x.max()`
+        is one value and `x.max(dim)` (values, indices); numpy's `x.max(axis=…)` gives the
+        values alone."""
+        return self._extreme("max", dim, keepdim, axis, keepdims)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        """e^xᵢ / Σⱼ e^xⱼ along `axis`, stable for large |x|."""
-        return ops.softmax(self if self.data.dtype.kind == "f" else self.float(), axis=axis)
+    def min(self, dim: int | None = None, keepdim: bool | None = None, *,
+            axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Any:
+        """Smallest value, min x = −max(−x); arguments and results as `max`."""
+        return self._extreme("min", dim, keepdim, axis, keepdims)
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        """xᵢ − log Σⱼ e^xⱼ along `axis`, stable for large |x|."""
+    def _extreme(self, op: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> Any:
+        keep = _keep(op, keepdims, keepdim)
+        if op == "max":
+            values = ops.Max.apply(self, axis=_axis(op, axis, dim), keepdims=keep)
+        else:
+            values = -ops.Max.apply(-self, axis=_axis(op, axis, dim), keepdims=keep)
+        if dim is None:
+            return values
+        index = self.argmax(dim, keep) if op == "max" else self.argmin(dim, keep)
+        return MaxResult((values, index))
+
+    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        """Index of the largest value (of the flattened tensor when dim is None); no
+        gradient flows through an index."""
+        index = np.argmax(self.data, axis=dim, keepdims=keepdim and dim is not None)
+        return Tensor._wrap(np.asarray(index, dtype=np.int64))
+
+    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+        """Index of the smallest value (of the flattened tensor when dim is None)."""
+        index = np.argmin(self.data, axis=dim, keepdims=keepdim and dim is not None)
+        return Tensor._wrap(np.asarray(index, dtype=np.int64))
+
+    def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        """e^xᵢ / Σⱼ e^xⱼ along `axis` (or `dim`), stable for large |x|."""
         x = self if self.data.dtype.kind == "f" else self.float()
-        return ops.LogSoftmax.apply(x, axis=axis)
+        return ops.softmax(x, axis=_axis("softmax", None if dim is not None else axis, dim))
+
+    def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        """xᵢ − log Σⱼ e^xⱼ along `axis` (or `dim`), stable for large |x|."""
+        x = self if self.data.dtype.kind == "f" else self.float()
+        return ops.LogSoftmax.apply(x, axis=_axis("log_softmax",
+                                                  None if dim is not None else axis, dim))
 
     def reshape(self, *shape: int) -> Tensor:
         """The same elements in a new shape: `x.reshape(2, 3)` or `x.reshape((2, 3))`."""
@@ -707,9 +840,48 @@ class Tensor:
         """PyTorch's name for reshape."""
         return self.reshape(*shape)
 
-    def flatten(self, start_dim: int = 0) -> Tensor:
-        """Merge the axes from `start_dim` on into one."""
-        return self.reshape(self.shape[:start_dim] + (-1,))
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Merge the axes from `start_dim` to `end_dim` (both included) into one."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = start_dim % self.ndim, end_dim % self.ndim
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                             f"for a tensor of shape {self.shape}")
+        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """A new axis of length 1 at position `dim` (negative counts from the end)."""
+        if not -self.ndim - 1 <= dim <= self.ndim:
+            raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor with "
+                             f"{self.ndim} axes (allowed: {-self.ndim - 1} to {self.ndim})")
+        position = dim % (self.ndim + 1)
+        return self.reshape(self.shape[:position] + (1,) + self.shape[position:])
+
+    def squeeze(self, dim: int | None = None) -> Tensor:
+        """Drop axes of length 1 (only axis `dim` when given, and only if it has length 1,
+        as in PyTorch)."""
+        if dim is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        if self.ndim == 0:
+            return self
+        position = dim % self.ndim
+        if self.shape[position] != 1:
+            return self
+        return self.reshape(self.shape[:position] + self.shape[position + 1:])
+
+    def expand(self, *sizes: int) -> Tensor:
+        """This tensor broadcast to `sizes` (-1 keeps an axis's length), without copying;
+        the gradient sums back over the copies."""
+        sizes = _shape_arg(sizes)
+        shape = (1,) * (len(sizes) - self.ndim) + self.shape
+        target = tuple(n if s == -1 else s for s, n in zip(sizes, shape, strict=False))
+        try:
+            np.broadcast_shapes(shape, target)
+        except ValueError:
+            raise ValueError(f"expand: a tensor of shape {self.shape} cannot be expanded to "
+                             f"{sizes}: only axes of length 1 can grow") from None
+        return ops.Expand.apply(self, shape=target)
 
     def permute(self, *axes: int) -> Tensor:
         """Reorder the axes: `x.permute(2, 0, 1)`."""
