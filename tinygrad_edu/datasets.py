@@ -49,8 +49,9 @@ MIRRORS = (
 CACHE_ENV = "TINYGRAD_EDU_DATA"
 
 # IDX type codes → numpy dtypes (IDX stores multi-byte numbers big-endian).
-_IDX_DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
-               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_DTYPES: dict[int, np.dtype[Any]] = {
+    0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 _IDX_CODES = {dtype: code for code, dtype in _IDX_DTYPES.items()}
 
 
@@ -228,9 +229,9 @@ def load_image_label_dir(directory: str | os.PathLike) -> tuple[np.ndarray, np.n
     directory = Path(directory)
     for split in ("test", "train"):
         names = SPLIT_FILES[split]
-        found = [_existing(directory / name) for name in names]
-        if all(found):
-            return _read_pair(found[0], found[1])
+        images, labels = (_existing(directory / name) for name in names)
+        if images is not None and labels is not None:
+            return _read_pair(images, labels)
     raise DatasetError(f"{directory}: no MNIST files found; expected "
                        f"{' and '.join(SPLIT_FILES['test'])} (or the train-* pair), .gz or "
                        "uncompressed")
@@ -312,7 +313,7 @@ def _download(url: str, timeout: float) -> bytes:
     return b"".join(chunks)
 
 
-def _progress_bar(total: int | None, name: str) -> object | None:
+def _progress_bar(total: int | None, name: str) -> Any:
     try:
         from tqdm import tqdm
     except ImportError:

@@ -207,9 +207,11 @@ def gradgradcheck(fn: TensorFunction, inputs: Tensor | Sequence[Any],
 def _concat(parts: list[Tensor]) -> Tensor:
     """Join 1-D tensors end to end, differentiably (scatter each into its slice)."""
     total = sum(p.size for p in parts)
-    result, start = None, 0
+    result: Tensor | None = None
+    start = 0
     for part in parts:
         placed = ops.IndexAdd.apply(part, index=slice(start, start + part.size), shape=(total,))
         result = placed if result is None else result + placed
         start += part.size
+    assert result is not None, "_concat needs at least one part"
     return result

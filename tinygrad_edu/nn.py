@@ -387,7 +387,7 @@ def save(module: Module, path: str | os.PathLike) -> None:
     """Write the module's state_dict to `path` as .npz (numpy arrays only, no pickle),
     through a temporary file and a rename, so a crash never leaves half a file."""
     buffer = io.BytesIO()
-    np.savez(buffer, **module.state_dict())
+    np.savez(buffer, **module.state_dict())  # type: ignore[arg-type]  # (numpy's stub)
     atomic_write_bytes(path, buffer.getvalue())
 
 

@@ -27,9 +27,11 @@ class Optimizer:
                                 f"{type(p).__name__}")
             unique.setdefault(id(p), p)
         self.params = list(unique.values())
-        for p in self.params:  # every update is counted: see step()
+        self.versions: list[VersionCounter] = []  # every update is counted: see step()
+        for p in self.params:
             if p._versions is None:
                 p._versions = VersionCounter()
+            self.versions.append(p._versions)
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
         self._check("lr", lr, lr >= 0, "a finite number ≥ 0")
@@ -53,12 +55,12 @@ class Optimizer:
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
         note_call(self.step)
-        for p in self.params:
+        for p, versions in zip(self.params, self.versions, strict=True):
             if p.grad is not None:
                 # in place, so anything holding p.data sees the new values; the version
                 # bump lets a graph that saved the old values refuse to backpropagate
                 self.update(p, p.grad.data)
-                p._versions.bump()
+                versions.bump()
 
     def update(self, p: Tensor, g: np.ndarray) -> None:
         """Change `p.data` in place, given its gradient `g`."""

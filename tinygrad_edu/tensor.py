@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 ArrayLike = Any  # a number, a (nested) list, a numpy array or a Tensor
+Number = float  # (inside Tensor, `float` names the method Tensor.float)
 DEFAULT_DTYPE = np.float32
 
 # Every tensor gets the next number when it is created. An op can only use tensors that
@@ -162,7 +163,7 @@ def observing(forward: Callable[[Function, Tensor], None] | None = None,
     """Add observers to this thread for the duration of a `with` block (always removed
     afterwards). While no thread has any, each op skips even the per-thread lookup."""
     global _observers_anywhere
-    added = [(registry, observer) for registry, observer in
+    added: list[tuple[list[Any], Any]] = [(registry, observer) for registry, observer in
              ((Observers.forward, forward), (Observers.backward, backward)) if observer]
     for registry, observer in added:
         registry.append(observer)
@@ -232,6 +233,8 @@ class Function:
     inputs: tuple[Tensor, ...]
     arrays: list[np.ndarray]
     needs_input_grad: list[bool]
+    params: dict[str, Any]  # the keyword arguments of forward (set while observers watch)
+    site: str  # the user's line that made this op (set while viz.trace/detect_anomaly run)
     released = False
     name = "function"  # how errors, traces and pictures call the op
 
@@ -832,7 +835,7 @@ class Tensor:
         return ops.LogSoftmax.apply(x, axis=_axis("log_softmax",
                                                   None if dim is not None else axis, dim))
 
-    def reshape(self, *shape: int) -> Tensor:
+    def reshape(self, *shape: Any) -> Tensor:
         """The same elements in a new shape: `x.reshape(2, 3)` or `x.reshape((2, 3))`."""
         return ops.Reshape.apply(self, shape=_shape_arg(shape))
 
@@ -945,7 +948,7 @@ class Tensor:
         return cls(np.eye(n, m, dtype=dtype), requires_grad=requires_grad)
 
     @classmethod
-    def arange(cls, start: float, stop: float | None = None, step: float = 1,
+    def arange(cls, start: Number, stop: Number | None = None, step: Number = 1,
                requires_grad: bool = False, dtype: Any = None) -> Tensor:
         """Evenly spaced values in [start, stop); integers give int64 as in PyTorch."""
         if stop is None:
@@ -1309,7 +1312,7 @@ def _wrong_shape(fn: Function, parent: Tensor, grad: Any) -> None:
 
 
 def _run_hooks(tensor: Tensor, grad: Any, create_graph: bool) -> Any:
-    for hook in list(tensor._hooks.values()):
+    for hook in list((tensor._hooks or {}).values()):
         as_tensor = grad if create_graph else Tensor._wrap(grad)
         replaced = hook(as_tensor)
         if replaced is not None:

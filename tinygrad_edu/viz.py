@@ -15,14 +15,17 @@ Reads graphs and changes nothing in them.
 from __future__ import annotations
 
 import contextlib
+import html
 import linecache
 import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -39,7 +42,7 @@ PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 # ----------------------------------------------------------------------------------------
 def user_site() -> str:
     """ "file:line: code" of the nearest caller outside this package (the user's line)."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_code.co_filename.startswith(PACKAGE_DIR):
         frame = frame.f_back
     if frame is None:
@@ -76,7 +79,7 @@ def _tensor_label(t: Tensor, show_values: bool) -> str:
     return "\\n".join(line.replace('"', "'") for line in lines)
 
 
-def to_dot(tensor: Tensor, show_values: bool = False) -> str:
+def to_dot(tensor: Tensor, show_values: bool = False) -> Graph:
     """Graphviz DOT text of the graph that produced `tensor`.
 
     Tensors are boxes (name if any, shape, dtype; with `show_values`, the values and
@@ -100,30 +103,77 @@ def to_dot(tensor: Tensor, show_values: bool = False) -> str:
             lines.append(f"  t{number[id(parent)]} -> {op_id};")
         lines.append(f"  {op_id} -> t{number[id(t)]};")
     lines.append("}")
-    return "\n".join(lines) + "\n"
+    return Graph("\n".join(lines) + "\n")
+
+
+def graph(tensor: Tensor, show_values: bool = False) -> Graph:
+    """The graph that produced `tensor`, as an object that Jupyter draws inline (SVG) and
+    that is its DOT text everywhere else (the same as `to_dot`)."""
+    return to_dot(tensor, show_values)
+
+
+class Graph(str):
+    """DOT text that draws itself: a notebook cell ending in it shows the picture.
+
+    It *is* the text (print it, write it to a .dot file, search it), so code that used the
+    DOT string keeps working; `.source` says so explicitly, `.save(path)` renders a file.
+    """
+
+    @property
+    def source(self) -> str:
+        """The DOT text as a plain string."""
+        return str(self)
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter's hook: the picture, or None (Jupyter then shows the text) when no
+        renderer is installed."""
+        svg = render(self, "svg")
+        return None if svg is None else svg.decode()
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Render to `path` (.svg, .png, or .pdf with a system Graphviz), atomically."""
+        path = Path(path)
+        fmt = path.suffix.lstrip(".").lower()
+        if fmt not in ("svg", "png", "pdf"):
+            raise ValueError(f"draw: {path} should end in .svg, .png or .pdf")
+        rendered = render(self, fmt)
+        if rendered is None:
+            raise RuntimeError(
+                f"draw: no renderer for .{fmt} was found. pip install \"tinygrad-edu[viz]\" "
+                "installs graphviz-pure (SVG and PNG, no system Graphviz needed); a system "
+                "Graphviz also works (Debian/Ubuntu: apt-get install graphviz; macOS: brew "
+                "install graphviz; conda: conda install graphviz), and is needed for PDF. Or "
+                "save viz.to_dot(t) to a .dot file and render it at "
+                "https://dreampuf.github.io/GraphvizOnline")
+        atomic_write_bytes(path, rendered)
+        return path
 
 
 def draw(tensor: Tensor, path: str | os.PathLike, show_values: bool = False) -> Path:
-    """Render the graph of `tensor` to `path` (.svg, .png or .pdf) with Graphviz.
+    """Render the graph of `tensor` to `path` (.svg, .png or .pdf)."""
+    return to_dot(tensor, show_values).save(path)
 
-    Uses the `graphviz` Python package (the `graphviz` extra) or the `dot` program; both
-    need Graphviz itself installed. Without it, says how to get it.
-    """
-    path = Path(path)
-    fmt = path.suffix.lstrip(".").lower()
-    if fmt not in ("svg", "png", "pdf"):
-        raise ValueError(f"draw: {path} should end in .svg, .png or .pdf")
-    dot_text = to_dot(tensor, show_values)
-    rendered = _render_with_package(dot_text, fmt) or _render_with_program(dot_text, fmt)
-    if rendered is None:
-        raise RuntimeError(
-            "draw: rendering needs Graphviz's `dot` program, which was not found. Install "
-            "it (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz; "
-            "conda: conda install graphviz), optionally with pip install "
-            "\"tinygrad-edu[graphviz]\"; or save viz.to_dot(t) to a .dot file and render "
-            "it at https://dreampuf.github.io/GraphvizOnline")
-    atomic_write_bytes(path, rendered)
-    return path
+
+def render(dot_text: str, fmt: str) -> bytes | None:
+    """DOT text rendered to `fmt` by the first renderer found, or None if there is none:
+    graphviz-pure (the `viz` extra: a Graphviz port that pip installs, no system package),
+    then a system Graphviz's `dot`, then the `graphviz` Python package."""
+    pure = _find_program("graphviz-pure")
+    if pure is not None and fmt in ("svg", "png"):  # (graphviz-pure writes no PDF yet)
+        return _render_with_program(pure, dot_text, fmt)
+    system = _find_program("dot")
+    if system is not None:
+        return _render_with_program(system, dot_text, fmt)
+    return _render_with_package(dot_text, fmt)
+
+
+def _find_program(name: str) -> str | None:
+    """A program on PATH, or beside this Python (a virtual environment's bin/ is not on
+    PATH unless it was activated, and that is where pip puts graphviz-pure)."""
+    found = shutil.which(name)
+    if found is None:
+        found = shutil.which(name, path=sysconfig.get_path("scripts"))
+    return found
 
 
 def _render_with_package(dot_text: str, fmt: str) -> bytes | None:
@@ -137,14 +187,12 @@ def _render_with_package(dot_text: str, fmt: str) -> bytes | None:
         return None
 
 
-def _render_with_program(dot_text: str, fmt: str) -> bytes | None:
-    program = shutil.which("dot")
-    if program is None:
-        return None
+def _render_with_program(program: str, dot_text: str, fmt: str) -> bytes:
     done = subprocess.run([program, f"-T{fmt}"], input=dot_text.encode(), capture_output=True,
                           check=False, timeout=60)
     if done.returncode != 0:
-        raise RuntimeError(f"draw: dot failed: {done.stderr.decode(errors='replace')}")
+        raise RuntimeError(f"draw: {os.path.basename(program)} failed: "
+                           f"{done.stderr.decode(errors='replace')}")
     return done.stdout
 
 
@@ -179,6 +227,22 @@ class Trace:
 
     def as_dicts(self) -> list[dict[str, Any]]:
         return [vars(step).copy() for step in self.steps]
+
+    def __repr__(self) -> str:  # a cell or a prompt ending in a trace shows the table
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        """The table as HTML, for notebooks."""
+        head = "".join(f"<th>{h}</th>" for h in ("#", "op", "inputs", "output", "‖∂C/∂out‖",
+                                                 "‖∂C/∂inputs‖", "created at"))
+        rows = []
+        for i, s in enumerate(self.steps):
+            passed = ", ".join("-" if np.isnan(n) else f"{n:.3g}" for n in s.input_grad_norms)
+            cells = (i, s.op, ", ".join(map(str, s.input_shapes)), s.output_shape,
+                     f"{s.grad_norm:.4g}", passed, s.site)
+            rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
+                        + "</tr>")
+        return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
     def __str__(self) -> str:
         header = (f"{'#':>3}  {'op':<12} {'inputs':<24} {'output':<11} {'‖∂C/∂out‖':>10}  "
@@ -301,13 +365,15 @@ def explain_chain_rule(layers: list[tuple[Tensor, Tensor]] | Any, x: np.ndarray,
     cost.backward()
     rows = []
     for layer, w in enumerate(layer_weights, start=1):
+        a_grad, w_grad = activations[layer].grad, w.grad
+        assert a_grad is not None and w_grad is not None  # (backward just filled them)
         a_prev, a_out = activations[layer - 1].data[0], activations[layer].data[0]
-        slope, grad_of_a = a_out * (1 - a_out), activations[layer].grad.data[0]
+        slope, grad_of_a = a_out * (1 - a_out), a_grad.data[0]
         by_hand = np.outer(slope * grad_of_a, a_prev)  # row j, column k
-        j, k = np.unravel_index(np.argmax(np.abs(w.grad.data)), w.shape)
+        j, k = np.unravel_index(np.argmax(np.abs(w_grad.data)), w.shape)
         rows.append(LayerCheck(layer, int(j), int(k), float(a_prev[k]), float(slope[j]),
-                               float(grad_of_a[j]), float(by_hand[j, k]), float(w.grad.data[j, k]),
-                               float(np.abs(by_hand - w.grad.data).max())))
+                               float(grad_of_a[j]), float(by_hand[j, k]), float(w_grad.data[j, k]),
+                               float(np.abs(by_hand - w_grad.data).max())))
     return rows
 
 
