@@ -70,15 +70,13 @@ def sweep() -> dict[str, list[float]]:
 
 def plot(errors: dict[str, list[float]], path: Path) -> None:
     try:
-        import matplotlib
+        from matplotlib.figure import Figure
     except ImportError:
         print("(install matplotlib for the plot: pip install matplotlib)")
         return
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure, axis = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    figure = Figure(figsize=(7, 4.5), layout="constrained")  # (pyplot's backend untouched)
+    axis = figure.subplots()
     for name, values in errors.items():
         axis.loglog(EPSILONS, values, "o-", label=name)
     axis.set(xlabel="eps", ylabel="relative error of the numeric gradient",
@@ -87,7 +85,6 @@ def plot(errors: dict[str, list[float]], path: Path) -> None:
     axis.grid(True, which="major", alpha=0.3)
     axis.legend()
     figure.savefig(path, dpi=100)
-    plt.close(figure)
     print(f"plot saved to {path}")
 
 

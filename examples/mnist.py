@@ -216,12 +216,18 @@ def compare_jit(args: argparse.Namespace, train: Split) -> None:
           f"{'identical' if same else 'DIFFERENT'} weights")
 
 
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (%run examples/mnist.py in a notebook)."""
+    return "ipykernel" in sys.modules
+
+
 def _progress(batches, total: int):
     try:
-        from tqdm import tqdm
+        from tqdm.auto import tqdm  # a widget in notebooks, text in a terminal
     except ImportError:
         return batches
-    return tqdm(batches, total=total, leave=False, unit="batch", disable=not sys.stderr.isatty())
+    quiet = not (sys.stderr.isatty() or in_notebook())  # (no bars in logs and pipes)
+    return tqdm(batches, total=total, leave=False, unit="batch", disable=quiet)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -259,18 +265,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 def save_figure(model: nn.Module, history: list[float], test: Split, path: Path) -> None:
     """Cost curve, the 16 first-layer neurons' weights as 28×28 images, and mistakes."""
     try:
-        import matplotlib
+        from matplotlib.figure import Figure
     except ImportError:
         print("(install matplotlib to get a figure: pip install matplotlib)")
         return
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     path.parent.mkdir(parents=True, exist_ok=True)  # out/ by default
-
-    # a 3 × 12 grid: the cost curve top left, the 16 neurons (2 rows of 8) top right,
-    # a row of mistakes at the bottom
-    figure = plt.figure(figsize=(13, 5.5), layout="constrained")
+    # A Figure on its own, not through pyplot: saving it needs no GUI, and it leaves
+    # matplotlib's backend alone (a notebook's later plots still show inline).
+    # A 3 × 12 grid: the cost curve top left, the 16 neurons (2 rows of 8) top right,
+    # a row of mistakes at the bottom.
+    figure = Figure(figsize=(13, 5.5), layout="constrained")
     grid = figure.add_gridspec(3, 12)
     curve = figure.add_subplot(grid[:2, :4])
     curve.plot(range(1, len(history) + 1), history)
@@ -289,8 +293,11 @@ def save_figure(model: nn.Module, history: list[float], test: Split, path: Path)
         axis.set_axis_off()
     figure.suptitle("first-layer neurons' weights (red +, blue −) · bottom: label→guess mistakes")
     figure.savefig(path, dpi=90)
-    plt.close(figure)
     print(f"figure saved to {path}")
+    if in_notebook():  # show it in the cell (a bare Figure has no notebook display)
+        from IPython.display import Image, display
+
+        display(Image(filename=str(path)))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """The examples run and learn: the flagship reaches its accuracy, options work end to end."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -65,3 +67,13 @@ def test_gradient_check_experiment_shows_the_v(tmp_path, capsys, load_example):
     assert f64[0] > 100 * f64[best64] and f64[-1] > 100 * f64[best64]  # worse at both ends
     assert f32.min() > 100 * f64.min()  # float32 never gets as close
     assert "gradient mismatch for input 0 (x)" in capsys.readouterr().out
+
+
+def test_pip_users_can_run_the_flagship_without_the_repository(tmp_path):
+    """python -m tinygrad_edu.digits runs examples/mnist.py as installed with the package."""
+    done = subprocess.run([sys.executable, "-m", "tinygrad_edu.digits", "--epochs", "1",
+                           "--figure", str(tmp_path / "f.png")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "784 → 16 → 16 → 10, 13,002 parameters" in done.stdout
+    assert "test accuracy" in done.stdout

@@ -315,7 +315,7 @@ def _download(url: str, timeout: float) -> bytes:
 
 def _progress_bar(total: int | None, name: str) -> Any:
     try:
-        from tqdm import tqdm
+        from tqdm.auto import tqdm  # a widget in notebooks, text in a terminal
     except ImportError:
         return None
     return tqdm(total=total, unit="B", unit_scale=True, desc=name, leave=False)

@@ -1,6 +1,6 @@
 """Hypothesis strategies for gradient-check experiments on your own ops and networks.
 
-Needs `hypothesis` (`pip install "tinygrad-edu[dev]"`). Example:
+Needs `hypothesis` (`pip install "tinygrad-edu[testing]"`). Example:
 
     from hypothesis import given
     from tinygrad_edu import gradcheck
@@ -31,7 +31,7 @@ try:
     from hypothesis.extra import numpy as hnp
 except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError("tinygrad_edu.testing needs hypothesis: pip install hypothesis "
-                      "(or the dev extra: pip install \"tinygrad-edu[dev]\")") from err
+                      "(or the testing extra: pip install \"tinygrad-edu[testing]\")") from err
 
 from tinygrad_edu.tensor import Tensor, no_grad
 
