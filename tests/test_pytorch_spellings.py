@@ -6,6 +6,7 @@ import pytest
 
 import tinygrad_edu as tg
 from tinygrad_edu import Tensor, nn, optim
+from tinygrad_edu import functional as F
 
 A = np.arange(24.0).reshape(2, 3, 4) % 7 - 3  # values with ties and negatives
 x = Tensor(A)
@@ -24,6 +25,8 @@ SNIPPETS = [
     ("x.argmin(dim=-1, keepdim=True)", A.argmin(axis=-1, keepdims=True)),
     ("x.softmax(dim=1)", np.exp(A) / np.exp(A).sum(axis=1, keepdims=True)),
     ("x.log_softmax(dim=-1)", A - np.log(np.exp(A).sum(axis=-1, keepdims=True))),
+    ("F.softmax(x, dim=0)", np.exp(A) / np.exp(A).sum(axis=0, keepdims=True)),
+    ("F.log_softmax(x, dim=1)", A - np.log(np.exp(A).sum(axis=1, keepdims=True))),
     ("x.unsqueeze(0).shape", (1, 2, 3, 4)),
     ("x.unsqueeze(-1).shape", (2, 3, 4, 1)),
     ("x[:, :1].squeeze(1).shape", (2, 4)),
@@ -53,7 +56,7 @@ SNIPPETS = [
 
 @pytest.mark.parametrize(("snippet", "expected"), SNIPPETS, ids=[s for s, _ in SNIPPETS])
 def test_pytorch_snippet(snippet, expected):
-    result = eval(snippet, {"x": x, "tg": tg, "Tensor": Tensor, "np": np})
+    result = eval(snippet, {"x": x, "tg": tg, "Tensor": Tensor, "np": np, "F": F})
     if isinstance(result, Tensor):
         result = result.data
     if isinstance(expected, type):

@@ -33,14 +33,14 @@ def tanh(x: Tensor) -> Tensor:
     return x.tanh()
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """e^xᵢ / Σⱼ e^xⱼ along `axis`."""
-    return x.softmax(axis)
+def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """e^xᵢ / Σⱼ e^xⱼ along `axis` (or PyTorch's `dim`)."""
+    return x.softmax(axis, dim=dim)
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """xᵢ − log Σⱼ e^xⱼ along `axis`."""
-    return x.log_softmax(axis)
+def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """xᵢ − log Σⱼ e^xⱼ along `axis` (or PyTorch's `dim`)."""
+    return x.log_softmax(axis, dim=dim)
 
 
 def mse_loss(prediction: Tensor, target: Tensor | np.ndarray, reduction: str = "mean") -> Tensor:
