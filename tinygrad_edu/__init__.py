@@ -27,11 +27,11 @@ from tinygrad_edu.tensor import (
     grad,
     inference_mode,
     is_grad_enabled,
-    manual_seed,
     no_grad,
     set_grad_enabled,
     tensor,
 )
+from tinygrad_edu.utils import manual_seed
 from tinygrad_edu.viz import detect_anomaly
 
 __version__ = "0.1.0"

@@ -13,7 +13,6 @@ import math
 import os
 import struct
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -22,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.tensor import random_generator
+from tinygrad_edu.utils import atomic_write_bytes, random_generator
 
 DATA_DIR = Path(__file__).parent / "data"
 SAMPLE_FILES = ("mnist_sample-images-idx3-ubyte.gz", "mnist_sample-labels-idx1-ubyte.gz")
@@ -142,43 +141,6 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     if str(path).endswith(".gz"):
         payload = gzip.compress(payload, compresslevel=9, mtime=0)
     atomic_write_bytes(path, payload)
-
-
-def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: never a half-written file.
-
-    A symbolic link is followed (its target gets the new contents; the link stays), and
-    errors name `path`, not the temporary file.
-    """
-    given = Path(path)
-    path = Path(os.path.realpath(given))  # through symlinks, to the file they point at
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"cannot write {given}: the folder {given.parent} does not "
-                                "exist")
-    try:
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                             suffix=".tmp")
-    except OSError as err:
-        raise OSError(err.errno, f"cannot write {given}: {err.strerror or err}") from None
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(payload)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp's 0600 → usual rw-r--r--
-        os.replace(temporary, path)
-    except OSError as err:
-        Path(temporary).unlink(missing_ok=True)
-        raise OSError(err.errno, f"cannot write {given}: {err.strerror or err}") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # ----------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import functional
-from tinygrad_edu.datasets import atomic_write_bytes
 from tinygrad_edu.functional import cross_entropy, mse_loss
 from tinygrad_edu.tensor import (
     DEFAULT_DTYPE,
@@ -25,8 +24,8 @@ from tinygrad_edu.tensor import (
     no_grad,
     note_call,
     note_model_change,
-    random_generator,
 )
+from tinygrad_edu.utils import atomic_write_bytes, random_generator
 
 __all__ = ["MLP", "CrossEntropyLoss", "Linear", "MSELoss", "Module", "Parameter", "ReLU",
            "Sequential", "Sigmoid", "Tanh", "cross_entropy", "functional", "load", "mse_loss",

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_edu.utils import random_generator
+
 ArrayLike = Any  # a number, a (nested) list, a numpy array or a Tensor
 Number = float  # (inside Tensor, `float` names the method Tensor.float)
 DEFAULT_DTYPE = np.float32
@@ -318,25 +320,6 @@ def _describe(value: Any) -> str:
     """A short "what was given" for error messages."""
     text = repr(value)
     return f"{type(value).__name__} {text[:40] + '…' if len(text) > 40 else text}"
-
-
-_default_generator = np.random.default_rng()  # what seed=None draws from (manual_seed)
-
-
-def manual_seed(seed: int) -> np.random.Generator:
-    """Seed the default generator, which everything given no seed draws from (weights of
-    new layers, Tensor.randn/rand, shuffling), as `torch.manual_seed` does."""
-    global _default_generator
-    _default_generator = np.random.default_rng(seed)
-    return _default_generator
-
-
-def random_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
-    """A numpy Generator from a seed; a Generator passes through, so callers can share one
-    stream of random numbers; None gives the default generator (see `manual_seed`)."""
-    if seed is None:
-        return _default_generator
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
 def tensor(data: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> Tensor:

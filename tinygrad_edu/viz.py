@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import functional
-from tinygrad_edu.datasets import atomic_write_bytes
 from tinygrad_edu.tensor import Function, Tensor, observing, topological_order
+from tinygrad_edu.utils import atomic_write_bytes
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
