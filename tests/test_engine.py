@@ -7,7 +7,7 @@ import pytest
 
 import tinygrad_edu as tg
 from tinygrad_edu import Function, Tensor, no_grad
-from tinygrad_edu.tensor import topological_order
+from tinygrad_edu.viz import topological_order
 
 
 # --- plain-number results worked out by hand ---------------------------------------------

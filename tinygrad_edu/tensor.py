@@ -6,6 +6,11 @@ links *is* the computation graph. `backward()` walks it from the output back, ta
 most recently created tensor next, so every tensor comes after all the tensors computed
 from it; it asks each op for the gradients of its inputs (the vector–Jacobian product)
 and adds them up where a tensor fed several ops.
+
+Read it in this order: the numbering that orders the graph and the version counter that
+guards it; the per-thread modes; (1) the graph: `Function` and `apply`; (2) `backward`:
+the walk; (3) the `Tensor` API. The ops themselves, each a Function with its forward and
+gradient side by side, are in ops.py.
 """
 
 from __future__ import annotations
@@ -68,7 +73,7 @@ class VersionCounter:
 
 
 # ----------------------------------------------------------------------------------------
-# Gradient mode and observers: per thread
+# Modes, per thread: grad mode, observers (viz), the jit recorder
 # ----------------------------------------------------------------------------------------
 class _ThreadGradMode(threading.local):
     """Whether ops record the graph, for the calling thread only: `no_grad()` in one thread
@@ -213,7 +218,7 @@ def _note_value_read(what: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------
-# Function: the base class of every differentiable op
+# 1. The graph: Function, the base class of every op, and apply(), which links it
 # ----------------------------------------------------------------------------------------
 class Function:
     """One differentiable op. Subclass it and write `forward` and `backward` side by side.
@@ -290,8 +295,221 @@ class Function:
         return f"<{self.name}>"
 
 
+def _share_versions(view: Tensor, inputs: Sequence[Tensor]) -> None:
+    """An op returned a view of an input's memory: changing either in place changes both,
+    so they count versions together (as a PyTorch view shares its base's counter)."""
+    for t in inputs:
+        if np.may_share_memory(view.data, t.data):
+            if t._versions is None:
+                t._versions = VersionCounter()
+            view._versions = t._versions
+            return
+
+
 # ----------------------------------------------------------------------------------------
-# Tensor
+# 2. backward(): one walk from the output back to the leaves
+# ----------------------------------------------------------------------------------------
+def _freed_graph_error(fn: Function) -> RuntimeError:
+    """A graph freed by backward() has lost its inputs: the error says how to keep it.
+    (Callers test `fn.released` themselves: no extra call per op on the backward path.)"""
+    return RuntimeError(
+        f"the graph through '{fn.name}' was already freed by an earlier backward(); "
+        "pass retain_graph=True to that backward() to use the graph again")
+
+
+def _check_versions(fn: Function, out: Tensor) -> None:
+    """Backward reads the op's inputs and output: raise if any changed after the op ran."""
+    for saved in (*fn.inputs, out):
+        if saved._versions is not None and saved._versions.last > out._created:
+            raise _changed_in_place_error(fn, saved, out._created)
+
+
+def _changed_in_place_error(fn: Function, saved: Tensor, stamp: int) -> RuntimeError:
+    """PyTorch's "modified by an inplace operation", with the op and the versions named."""
+    counter = saved._versions
+    assert counter is not None
+    return RuntimeError(
+        f"backward: a tensor of shape {saved.shape} ({saved.dtype}) that '{fn.name}' needs "
+        f"for its gradient was changed in place after '{fn.name}' ran: it is at version "
+        f"{counter.count}, '{fn.name}' saw version {counter.version_at(stamp)}. The gradient "
+        "would be computed from values the op never used. Change it after backward(), or "
+        "change a copy (x.clone() or x + 0) instead.")
+
+
+def _run_backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
+                  wanted: dict[int, Any] | None = None) -> None:
+    """Carry ∂root/∂tensor from `root` back to the leaves, one op at a time.
+
+    A tensor's gradient is complete once every op that used it has passed back its share,
+    and every such op was created after it. So the walk always takes the reached tensor
+    with the largest creation number next (a heap keeps them in that order): a
+    topological order found on the way, without a separate pass to sort the graph, and
+    without recursion (a chain of 100,000 ops is fine).
+
+    Normally the gradients land in the leaves' `.grad`; with `wanted` (id → None) they are
+    written into that dict instead and no `.grad` is touched (that is `grad()`).
+    """
+    pending: dict[int, Any] = {id(root): seed}  # ∂root/∂tensor, summed until complete
+    reached = [(-root._created, root)]  # heapq pops the smallest: negated, latest first
+    stored: set[int] = set()  # arrays already placed in some .grad (see _accumulate_grad)
+    while reached:
+        # 1. the latest-created tensor waiting: every op that used it has passed its share
+        tensor = heapq.heappop(reached)[1]
+        grad = pending.pop(id(tensor))
+        fn = tensor._ctx
+        if fn is None or tensor._hooks or tensor._retains_grad or wanted is not None:
+            grad = _deliver(tensor, grad, stored, create_graph, wanted)
+        if fn is None:
+            continue
+        # 2. its op turns ∂C/∂out into ∂C/∂input for each input
+        input_grads = _op_backward(fn, tensor, grad, create_graph)
+        # 3. each share goes on to its input (_op_backward checked the count: strict=False)
+        for parent, share, needed in zip(fn.inputs, input_grads, fn.needs_input_grad,
+                                         strict=False):
+            if not needed or share is None:
+                continue
+            if share.shape != parent.data.shape:
+                raise _wrong_shape(fn, parent, share)
+            if parent._ctx is None and wanted is None and not parent._hooks:
+                _accumulate_grad(parent, share, stored, create_graph)  # a leaf: into .grad
+            elif id(parent) in pending:  # used by several ops: the shares add up
+                pending[id(parent)] = pending[id(parent)] + share
+            else:
+                pending[id(parent)] = share
+                heapq.heappush(reached, (-parent._created, parent))
+        # 4. the op is done: free what it saved (unless the graph is to be used again)
+        if not retain_graph:
+            fn.release()
+
+
+def _deliver(tensor: Tensor, grad: Any, stored: set[int], create_graph: bool,
+             wanted: dict[int, Any] | None) -> Any:
+    """The special cases of a tensor whose gradient is complete: hooks may replace it;
+    grad() collects it for its targets; a leaf, or a tensor that called retain_grad(),
+    keeps it in .grad. Returns the gradient to pass on."""
+    if tensor._hooks:
+        grad = _run_hooks(tensor, grad, create_graph)
+    if wanted is not None:
+        if id(tensor) in wanted:
+            wanted[id(tensor)] = grad
+    elif tensor._ctx is None or tensor._retains_grad:
+        _accumulate_grad(tensor, grad, stored, create_graph)
+    return grad
+
+
+def _op_backward(fn: Function, out: Tensor, grad: Any, create_graph: bool) -> Sequence[Any]:
+    """One op's gradients for its inputs: on arrays normally, on Tensors to build a graph."""
+    if fn.released:
+        raise _freed_graph_error(fn)
+    if _latest_change > out._created:  # something changed in place after this op ran
+        _check_versions(fn, out)
+    if create_graph:
+        input_grads = fn.backward(grad, out, *fn.inputs)
+    else:
+        input_grads = fn.backward(grad, out.data, *fn.arrays)
+    if not isinstance(input_grads, (tuple, list)):  # one input: one gradient, unwrapped
+        input_grads = (input_grads,)
+    if len(input_grads) != len(fn.inputs):
+        raise RuntimeError(f"{fn.name}.backward returned {len(input_grads)} gradients "
+                           f"for {len(fn.inputs)} inputs")
+    if _observers_anywhere and Observers.backward:
+        for observe in Observers.backward:
+            observe(fn, out, grad, input_grads)
+    return input_grads
+
+
+def grad(output: Tensor, inputs: Tensor | Sequence[Tensor], grad_output: ArrayLike | None = None,
+         retain_graph: bool | None = None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple[Tensor | None, ...]:
+    """∂output/∂input for each of `inputs`, returned instead of added to `.grad`.
+
+    Like `torch.autograd.grad`: no `.grad` is changed. `grad_output` is the output
+    gradient to start from (required unless `output` is a scalar). With
+    `create_graph=True` the results are part of a graph and can be differentiated again.
+    An input the output does not depend on gives an error unless `allow_unused=True`,
+    which gives None for it.
+    """
+    if isinstance(inputs, Tensor):  # one tensor, as torch.autograd.grad accepts
+        inputs = [inputs]
+    if Recording.active is not None:
+        raise RuntimeError("grad: tg.grad() inside a jit step cannot be recorded; use "
+                           "backward() and .grad, or call the step without jit")
+    if not output.requires_grad:
+        raise RuntimeError("grad: the output does not require grad and has no graph")
+    if retain_graph is None:
+        retain_graph = create_graph
+    seed = output._seed_gradient(grad_output)
+    wanted: dict[int, Any] = {id(t): None for t in inputs}
+    if create_graph:
+        with enable_grad():
+            _run_backward(output, _graph_seed(grad_output, seed), retain_graph, True, wanted)
+    else:
+        _run_backward(output, seed, retain_graph, False, wanted)
+    results = []
+    for position, tensor in enumerate(inputs):
+        value = wanted[id(tensor)]
+        if value is None and not allow_unused:
+            raise RuntimeError(f"grad: input {position} (shape {tensor.shape}) was not used "
+                               "to compute the output; pass allow_unused=True to get None")
+        if value is not None and not isinstance(value, Tensor):
+            value = Tensor._wrap(value.astype(tensor.dtype, copy=False))
+        elif value is not None and value.dtype != tensor.dtype:
+            value = value.to(tensor.dtype)
+        results.append(value)
+    return tuple(results)
+
+
+def _graph_seed(given: ArrayLike | None, seed: np.ndarray) -> Tensor:
+    """The seed of a create_graph backward: a given Tensor stays in the graph, so the
+    result can be differentiated with respect to it too (as gradgradcheck does)."""
+    if isinstance(given, Tensor) and given.requires_grad:
+        return given if given.dtype == seed.dtype else given.to(seed.dtype)
+    return Tensor(seed)
+
+
+def _wrong_shape(fn: Function, parent: Tensor, grad: Any) -> RuntimeError:
+    """An op's gradient must have its input's shape: a wrong one is a bug in that op."""
+    return RuntimeError(f"{fn.name}.backward returned a gradient of shape {grad.shape} "
+                        f"for an input of shape {parent.data.shape}")
+
+
+def _run_hooks(tensor: Tensor, grad: Any, create_graph: bool) -> Any:
+    for hook in list((tensor._hooks or {}).values()):
+        as_tensor = grad if create_graph else Tensor._wrap(grad)
+        replaced = hook(as_tensor)
+        if replaced is not None:
+            replaced = replaced if isinstance(replaced, Tensor) else Tensor(replaced)
+            if replaced.shape != tensor.shape:
+                raise RuntimeError(
+                    f"hook {getattr(hook, '__name__', hook)!s}: returned a gradient of shape "
+                    f"{replaced.shape} for a tensor of shape {tensor.shape}; a hook must "
+                    "return a gradient of the tensor's shape (or None to keep it)")
+            grad = replaced if create_graph else replaced.data
+    return grad
+
+
+def _accumulate_grad(tensor: Tensor, grad: Any, stored: set[int], create_graph: bool) -> None:
+    """Add `grad` into `tensor.grad`, in the tensor's dtype."""
+    if create_graph:
+        if grad.dtype != tensor.dtype:
+            grad = grad.to(tensor.dtype)
+        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+        return
+    if grad.dtype != tensor.data.dtype:
+        grad = grad.astype(tensor.data.dtype)
+    if tensor.grad is not None:
+        grad = tensor.grad.data + grad  # a new array: earlier .grad objects stay as they were
+    elif grad.base is not None or id(grad) in stored:
+        # Ops pass gradients through without copying (add hands the same array to both
+        # inputs; reshape and broadcast_to return views). A copy keeps each .grad its
+        # own array, so changing one in place can never change another.
+        grad = grad.copy()
+    stored.add(id(grad))
+    tensor.grad = Tensor._wrap(grad)
+
+
+# ----------------------------------------------------------------------------------------
+# 3. The Tensor API: what users call; each op is a Function from ops.py
 # ----------------------------------------------------------------------------------------
 def _as_array(data: ArrayLike, dtype: Any = None) -> np.ndarray:
     """numpy array for `data`: floats become float32 unless they come as a float64 array."""
@@ -401,32 +619,29 @@ class Tensor:
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None,
                  name: str | None = None) -> None:
-        self.data: np.ndarray = _as_array(data, dtype)
-        self.grad: Tensor | None = None
-        self.requires_grad = False
-        self._ctx: Function | None = None
-        self._retains_grad = False
-        self._hooks: dict[int, Callable] | None = None
-        self._versions: VersionCounter | None = None  # made at the first in-place change
-        self.name = name
-        self._created = next(_creation_counter)
+        self._set_fields(_as_array(data, dtype))
+        self.name: str | None = name
         if requires_grad:
             self.requires_grad_(True)
 
     @classmethod
     def _wrap(cls, data: np.ndarray) -> Tensor:
-        """A Tensor around an array we already own: the fast path ops use."""
+        """A Tensor around an array we already own: the fast path ops use (no checks)."""
         t = cls.__new__(cls)
-        t.data = data
-        t.grad = None
-        t.requires_grad = False
-        t._ctx = None
-        t._retains_grad = False
-        t._hooks = None
-        t._versions = None
-        t.name = None
-        t._created = next(_creation_counter)
+        t._set_fields(data)
         return t
+
+    def _set_fields(self, data: np.ndarray) -> None:
+        """Every field a new tensor has, set in this one place (for __init__ and _wrap)."""
+        self.data: np.ndarray = data
+        self.grad: Tensor | None = None  # ∂C/∂self after backward (leaves, retain_grad)
+        self.requires_grad = False
+        self._ctx: Function | None = None  # the op that made it: its link into the graph
+        self._retains_grad = False
+        self._hooks: dict[int, Callable] | None = None
+        self._versions: VersionCounter | None = None  # made at the first in-place change
+        self.name = None
+        self._created = next(_creation_counter)  # its place in the graph's order
 
     # -- plain attributes ----------------------------------------------------------------
     @property
@@ -1006,17 +1221,6 @@ class RemovableHandle:
         self._hooks.pop(self.id, None)
 
 
-def _share_versions(view: Tensor, inputs: Sequence[Tensor]) -> None:
-    """An op returned a view of an input's memory: changing either in place changes both,
-    so they count versions together (as a PyTorch view shares its base's counter)."""
-    for t in inputs:
-        if np.may_share_memory(view.data, t.data):
-            if t._versions is None:
-                t._versions = VersionCounter()
-            view._versions = t._versions
-            return
-
-
 def _index_arg(index: Any) -> Any:
     """An index with any Tensors in it replaced by their arrays."""
     if isinstance(index, Tensor):
@@ -1107,226 +1311,6 @@ def _shape_arg(shape: tuple) -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])
     return tuple(shape)
-
-
-# ----------------------------------------------------------------------------------------
-# The graph in order (for pictures), and backward(): one walk from the output back
-# ----------------------------------------------------------------------------------------
-def topological_order(root: Tensor, grad_only: bool = True) -> list[Tensor]:
-    """Every tensor that leads to `root` and requires grad (every one at all when
-    `grad_only` is False, as pictures want), inputs before outputs.
-
-    First collect them, walking from `root` through each op's inputs (the list grows as
-    it is walked, so there is no recursion: a chain of 100,000 ops is fine, where
-    micrograd's recursive version breaks near 1,000). Then sort by creation number: an
-    op's output is always created after its inputs, so that order is topological.
-    """
-    found = [root]
-    seen = {id(root)}
-    for tensor in found:
-        fn = tensor._ctx
-        if fn is None:
-            continue
-        if fn.released:
-            raise _freed_graph_error(fn)
-        for parent in fn.inputs:
-            if (parent.requires_grad or not grad_only) and id(parent) not in seen:
-                seen.add(id(parent))
-                found.append(parent)
-    found.sort(key=_creation_number)
-    return found
-
-
-def _freed_graph_error(fn: Function) -> RuntimeError:
-    """A graph freed by backward() has lost its inputs: the error says how to keep it.
-    (Callers test `fn.released` themselves: no extra call per op on the backward path.)"""
-    return RuntimeError(
-        f"the graph through '{fn.name}' was already freed by an earlier backward(); "
-        "pass retain_graph=True to that backward() to use the graph again")
-
-
-def _check_versions(fn: Function, out: Tensor) -> None:
-    """Backward reads the op's inputs and output: raise if any changed after the op ran."""
-    for saved in (*fn.inputs, out):
-        if saved._versions is not None and saved._versions.last > out._created:
-            raise _changed_in_place_error(fn, saved, out._created)
-
-
-def _changed_in_place_error(fn: Function, saved: Tensor, stamp: int) -> RuntimeError:
-    """PyTorch's "modified by an inplace operation", with the op and the versions named."""
-    counter = saved._versions
-    assert counter is not None
-    return RuntimeError(
-        f"backward: a tensor of shape {saved.shape} ({saved.dtype}) that '{fn.name}' needs "
-        f"for its gradient was changed in place after '{fn.name}' ran: it is at version "
-        f"{counter.count}, '{fn.name}' saw version {counter.version_at(stamp)}. The gradient "
-        "would be computed from values the op never used. Change it after backward(), or "
-        "change a copy (x.clone() or x + 0) instead.")
-
-
-def _creation_number(tensor: Tensor) -> int:
-    return tensor._created
-
-
-def _run_backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
-                  wanted: dict[int, Any] | None = None) -> None:
-    """Carry ∂root/∂tensor from `root` back to the leaves, one op at a time.
-
-    A tensor's gradient is complete once every op that used it has passed back its share,
-    and every such op was created after it. So the walk always takes the reached tensor
-    with the largest creation number next (a heap keeps them in that order): a
-    topological order found on the way, without a separate pass to sort the graph, and
-    without recursion (a chain of 100,000 ops is fine).
-
-    Normally the gradients land in the leaves' `.grad`; with `wanted` (id → None) they are
-    written into that dict instead and no `.grad` is touched (that is `grad()`).
-    """
-    pending: dict[int, Any] = {id(root): seed}  # ∂root/∂tensor, summed until complete
-    reached = [(-root._created, root)]  # heapq pops the smallest: negated, latest first
-    stored: set[int] = set()  # arrays already placed in some .grad (to avoid aliasing)
-    while reached:
-        tensor = heapq.heappop(reached)[1]
-        grad = pending.pop(id(tensor))
-        if tensor._hooks:
-            grad = _run_hooks(tensor, grad, create_graph)
-        fn = tensor._ctx
-        if wanted is not None:
-            if id(tensor) in wanted:
-                wanted[id(tensor)] = grad
-        elif fn is None or tensor._retains_grad:
-            _accumulate_grad(tensor, grad, stored, create_graph)
-        if fn is None:
-            continue
-        input_grads = _op_backward(fn, tensor, grad, create_graph)
-        # (_op_backward checked the count, so strict=False loses nothing)
-        for parent, parent_grad, needed in zip(fn.inputs, input_grads, fn.needs_input_grad,
-                                               strict=False):
-            if needed and parent_grad is not None:
-                if parent_grad.shape != parent.data.shape:
-                    _wrong_shape(fn, parent, parent_grad)
-                if parent._ctx is None and wanted is None and not parent._hooks:
-                    # a plain leaf: nothing to pass on, so each share goes into .grad now
-                    _accumulate_grad(parent, parent_grad, stored, create_graph)
-                    continue
-                key = id(parent)
-                if key in pending:  # a tensor used by several ops: the shares add up
-                    pending[key] = pending[key] + parent_grad
-                else:
-                    pending[key] = parent_grad
-                    heapq.heappush(reached, (-parent._created, parent))
-        if not retain_graph:
-            fn.release()
-
-
-def _op_backward(fn: Function, out: Tensor, grad: Any, create_graph: bool) -> Sequence[Any]:
-    """One op's gradients for its inputs: on arrays normally, on Tensors to build a graph."""
-    if fn.released:
-        raise _freed_graph_error(fn)
-    if _latest_change > out._created:  # something changed in place after this op ran
-        _check_versions(fn, out)
-    if create_graph:
-        input_grads = fn.backward(grad, out, *fn.inputs)
-    else:
-        input_grads = fn.backward(grad, out.data, *fn.arrays)
-    if not isinstance(input_grads, (tuple, list)):  # one input: one gradient, unwrapped
-        input_grads = (input_grads,)
-    if len(input_grads) != len(fn.inputs):
-        raise RuntimeError(f"{fn.name}.backward returned {len(input_grads)} gradients "
-                           f"for {len(fn.inputs)} inputs")
-    if _observers_anywhere and Observers.backward:
-        for observe in Observers.backward:
-            observe(fn, out, grad, input_grads)
-    return input_grads
-
-
-def grad(output: Tensor, inputs: Tensor | Sequence[Tensor], grad_output: ArrayLike | None = None,
-         retain_graph: bool | None = None, create_graph: bool = False,
-         allow_unused: bool = False) -> tuple[Tensor | None, ...]:
-    """∂output/∂input for each of `inputs`, returned instead of added to `.grad`.
-
-    Like `torch.autograd.grad`: no `.grad` is changed. `grad_output` is the output
-    gradient to start from (required unless `output` is a scalar). With
-    `create_graph=True` the results are part of a graph and can be differentiated again.
-    An input the output does not depend on gives an error unless `allow_unused=True`,
-    which gives None for it.
-    """
-    if isinstance(inputs, Tensor):  # one tensor, as torch.autograd.grad accepts
-        inputs = [inputs]
-    if Recording.active is not None:
-        raise RuntimeError("grad: tg.grad() inside a jit step cannot be recorded; use "
-                           "backward() and .grad, or call the step without jit")
-    if not output.requires_grad:
-        raise RuntimeError("grad: the output does not require grad and has no graph")
-    if retain_graph is None:
-        retain_graph = create_graph
-    seed = output._seed_gradient(grad_output)
-    wanted: dict[int, Any] = {id(t): None for t in inputs}
-    if create_graph:
-        with enable_grad():
-            _run_backward(output, _graph_seed(grad_output, seed), retain_graph, True, wanted)
-    else:
-        _run_backward(output, seed, retain_graph, False, wanted)
-    results = []
-    for position, tensor in enumerate(inputs):
-        value = wanted[id(tensor)]
-        if value is None and not allow_unused:
-            raise RuntimeError(f"grad: input {position} (shape {tensor.shape}) was not used "
-                               "to compute the output; pass allow_unused=True to get None")
-        if value is not None and not isinstance(value, Tensor):
-            value = Tensor._wrap(value.astype(tensor.dtype, copy=False))
-        elif value is not None and value.dtype != tensor.dtype:
-            value = value.to(tensor.dtype)
-        results.append(value)
-    return tuple(results)
-
-
-def _graph_seed(given: ArrayLike | None, seed: np.ndarray) -> Tensor:
-    """The seed of a create_graph backward: a given Tensor stays in the graph, so the
-    result can be differentiated with respect to it too (as gradgradcheck does)."""
-    if isinstance(given, Tensor) and given.requires_grad:
-        return given if given.dtype == seed.dtype else given.to(seed.dtype)
-    return Tensor(seed)
-
-
-def _wrong_shape(fn: Function, parent: Tensor, grad: Any) -> None:
-    """An op's gradient must have its input's shape: a wrong one is a bug in that op."""
-    raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {grad.shape} "
-                       f"for an input of shape {parent.data.shape}")
-
-
-def _run_hooks(tensor: Tensor, grad: Any, create_graph: bool) -> Any:
-    for hook in list((tensor._hooks or {}).values()):
-        as_tensor = grad if create_graph else Tensor._wrap(grad)
-        replaced = hook(as_tensor)
-        if replaced is not None:
-            replaced = replaced if isinstance(replaced, Tensor) else Tensor(replaced)
-            if replaced.shape != tensor.shape:
-                raise RuntimeError(
-                    f"hook {getattr(hook, '__name__', hook)!s}: returned a gradient of shape "
-                    f"{replaced.shape} for a tensor of shape {tensor.shape}; a hook must "
-                    "return a gradient of the tensor's shape (or None to keep it)")
-            grad = replaced if create_graph else replaced.data
-    return grad
-
-
-def _accumulate_grad(tensor: Tensor, grad: Any, stored: set[int], create_graph: bool) -> None:
-    """Add `grad` into `tensor.grad`, in the tensor's dtype."""
-    if create_graph:
-        if grad.dtype != tensor.dtype:
-            grad = grad.to(tensor.dtype)
-        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
-        return
-    if grad.dtype != tensor.data.dtype:
-        grad = grad.astype(tensor.data.dtype)
-    if tensor.grad is not None:
-        grad = tensor.grad.data + grad  # a new array: earlier .grad objects stay as they were
-    elif grad.base is not None or id(grad) in stored:
-        # Ops pass gradients through without copying (add hands the same array to both
-        # inputs; reshape and broadcast_to return views). A copy keeps each .grad its
-        # own array, so changing one in place can never change another.
-        grad = grad.copy()
-    stored.add(id(grad))
-    tensor.grad = Tensor._wrap(grad)
 
 
 # ops.py derives its ops from Function defined above, and Tensor's methods call them.

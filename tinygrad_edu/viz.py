@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import functional
-from tinygrad_edu.tensor import Function, Tensor, observing, topological_order
+from tinygrad_edu.tensor import Function, Tensor, _freed_graph_error, observing
 from tinygrad_edu.utils import atomic_write_bytes
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -62,6 +62,37 @@ def _site_of(fn: Function) -> str:
 # ----------------------------------------------------------------------------------------
 # The graph as DOT text
 # ----------------------------------------------------------------------------------------
+# (Pictures need the whole graph in order before drawing it; backward does not: it finds
+# its order as it walks, see tensor.py.)
+def topological_order(root: Tensor, grad_only: bool = True) -> list[Tensor]:
+    """Every tensor that leads to `root` and requires grad (every one at all when
+    `grad_only` is False, as pictures want), inputs before outputs.
+
+    First collect them, walking from `root` through each op's inputs (the list grows as
+    it is walked, so there is no recursion: a chain of 100,000 ops is fine, where
+    micrograd's recursive version breaks near 1,000). Then sort by creation number: an
+    op's output is always created after its inputs, so that order is topological.
+    """
+    found = [root]
+    seen = {id(root)}
+    for tensor in found:
+        fn = tensor._ctx
+        if fn is None:
+            continue
+        if fn.released:
+            raise _freed_graph_error(fn)
+        for parent in fn.inputs:
+            if (parent.requires_grad or not grad_only) and id(parent) not in seen:
+                seen.add(id(parent))
+                found.append(parent)
+    found.sort(key=_creation_number)
+    return found
+
+
+def _creation_number(tensor: Tensor) -> int:
+    return tensor._created
+
+
 def graph_of(root: Tensor) -> tuple[list[Tensor], list[Function]]:
     """Every tensor and op that led to `root` (inputs without grad included), inputs first."""
     tensors = topological_order(root, grad_only=False)
