@@ -49,7 +49,7 @@ class Op:
         raise NotImplementedError
 
 
-class Linear(Op):
+class LinearOp(Op):
     def forward(self, x, weight, bias):
         z = x @ weight.T
         z += bias
@@ -60,7 +60,7 @@ class Linear(Op):
         return dx, grad.T @ x, np.add.reduce(grad, axis=0)
 
 
-class Sigmoid(Op):
+class SigmoidOp(Op):
     def forward(self, z):
         return 0.5 * np.tanh(0.5 * z) + 0.5
 
@@ -68,7 +68,7 @@ class Sigmoid(Op):
         return (grad * out * (1 - out),)
 
 
-class MSELoss(Op):
+class MSELossOp(Op):
     def forward(self, prediction, target):
         self.diff = prediction - target
         return np.asarray(np.vdot(self.diff, self.diff) / prediction.size, prediction.dtype)
@@ -107,8 +107,8 @@ def bare_step(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, lr: float
     def step() -> None:
         a = inputs
         for weight, bias in layers:
-            a = Sigmoid.apply(Linear.apply(a, weight, bias))
-        loss = MSELoss.apply(a, targets)
+            a = SigmoidOp.apply(LinearOp.apply(a, weight, bias))
+        loss = MSELossOp.apply(a, targets)
         for p in nodes:
             p.grad = None
         backward(loss)

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tinygrad_edu import Function, GradcheckError, Tensor, gradcheck, nn
-from tinygrad_edu.gradcheck import numerical_jacobian
+from tinygrad_edu import Function, GradcheckError, Tensor, gradcheck, nn, numeric_jacobian
 
 EPSILONS = np.logspace(-1, -12, 12)
 
@@ -47,7 +46,7 @@ def numeric_error(dtype: type, eps: float, reference: list[np.ndarray]) -> float
     """Relative error ‖numeric − analytic‖ / ‖analytic‖ over all parameters."""
     model, x, y = small_network_problem(dtype)
     params = model.parameters()
-    numeric = numerical_jacobian(lambda *_: nn.mse_loss(model(x), y), params, eps=eps)
+    numeric = numeric_jacobian(lambda *_: nn.mse_loss(model(x), y), params, eps=eps)
     difference = np.concatenate([(n - r).ravel() for n, r in zip(numeric, reference,
                                                                   strict=True)])
     scale = np.concatenate([r.ravel() for r in reference])

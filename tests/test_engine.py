@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from custom_ops import Cube
 
 import tinygrad_edu as tg
 from tinygrad_edu import Function, Tensor, no_grad
@@ -174,14 +175,6 @@ def test_plain_backward_builds_no_graph():
 
 
 def test_custom_function():
-    class Cube(Function):
-        def forward(self, x):
-            return x ** 3
-
-        # d x³/dx = 3x²
-        def backward(self, grad, out, x):
-            return grad * 3 * x * x
-
     x = Tensor([2.0, -1.0], requires_grad=True, dtype=np.float64)
     Cube.apply(x).sum().backward()
     np.testing.assert_array_equal(x.grad.data, [12.0, 3.0])

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Tensor, gradcheck
+from tinygrad_edu import Function, Tensor, gradcheck, ops
 from tinygrad_edu import functional as F
 from tinygrad_edu.testing import (
     broadcastable_shapes,
@@ -244,3 +244,53 @@ def test_gradient_has_input_shape_and_dtype(x):
         ((t.sigmoid() * 3).sum() + t.max()).backward()
         assert t.grad.shape == t.shape
         assert t.grad.dtype == dtype
+
+
+# --- every op in ops.py has a gradient check ----------------------------------------------
+def _values(shape, low=-2.0, high=2.0, seed=0):
+    return Tensor(np.random.default_rng(seed).uniform(low, high, shape), requires_grad=True)
+
+
+# op → (a function that runs it, its inputs): away from kinks, poles and ties
+EVERY_OP = {
+    ops.Add: (lambda a, b: a + b, [(2, 3), (3,)]),
+    ops.Sub: (lambda a, b: a - b, [(2, 3), (2, 1)]),
+    ops.Mul: (lambda a, b: a * b, [(2, 3), (3,)]),
+    ops.Div: (lambda a, b: a / b, [(2, 3), (3,), 0.5]),
+    ops.Pow: (lambda a, b: a ** b, [(2, 3), (3,), 0.5]),
+    ops.Neg: (lambda a: -a, [(4,)]),
+    ops.Clone: (lambda a: a.clone() * a, [(4,)]),
+    ops.Cast: (lambda a: ops.Cast.apply(a, dtype=np.dtype(np.float64)) * a, [(4,)]),
+    ops.SigmoidOp: (lambda a: a.sigmoid(), [(2, 3)]),
+    ops.TanhOp: (lambda a: a.tanh(), [(2, 3)]),
+    ops.ReLUOp: (lambda a: a.relu(), [(2, 3), None, 0.1]),
+    ops.Exp: (lambda a: a.exp(), [(2, 3)]),
+    ops.Log: (lambda a: a.log(), [(2, 3), None, 0.5]),
+    ops.MatMul: (lambda a, b: a @ b, [(2, 3), (3, 4)]),
+    ops.LinearOp: (lambda x, w, b: F.linear(x, w, b), [(2, 3), (4, 3), (4,)]),
+    ops.Sum: (lambda a: a.sum(axis=1), [(2, 3)]),
+    ops.Max: (lambda a: a.max(axis=0), [(3, 2)]),
+    ops.LogSoftmax: (lambda a: a.log_softmax(axis=-1), [(2, 3)]),
+    ops.MSELossOp: (lambda a, b: F.mse_loss(a, b), [(2, 3), (2, 3)]),
+    ops.Reshape: (lambda a: a.reshape(3, 2) * 1.0, [(2, 3)]),
+    ops.Permute: (lambda a: a.permute(1, 0), [(2, 3)]),
+    ops.Expand: (lambda a: a.expand(4, 3), [(1, 3)]),
+    ops.GetItem: (lambda a: a[np.array([0, 0, 1])], [(2, 3)]),
+    ops.IndexAdd: (lambda a: ops.IndexAdd.apply(a, index=np.array([1, 1]), shape=(3, 2)),
+                   [(2, 2)]),
+}
+
+
+def test_every_op_in_ops_py_has_a_gradient_check():
+    defined = {c for c in vars(ops).values() if isinstance(c, type) and
+               issubclass(c, Function) and c.__module__ == ops.__name__}
+    assert defined == set(EVERY_OP), "give each new op an entry in EVERY_OP"
+
+
+@pytest.mark.parametrize("op", list(EVERY_OP), ids=lambda op: op.__name__)
+def test_the_gradient_of(op):
+    fn, spec = EVERY_OP[op]
+    shapes = [s for s in spec if isinstance(s, tuple)]
+    low = next((s for s in spec if isinstance(s, float)), -2.0)  # a positive floor if given
+    inputs = [_values(shape, low=low, seed=i) for i, shape in enumerate(shapes)]
+    assert gradcheck(fn, inputs, **TIGHT)

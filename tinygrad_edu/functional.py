@@ -14,8 +14,8 @@ from tinygrad_edu.tensor import Tensor
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """z = x Wᵀ + b: the weighted sums of a layer for a batch of rows x (one op)."""
     if bias is None:
-        return ops.Linear.apply(x, weight)
-    return ops.Linear.apply(x, weight, bias)
+        return ops.LinearOp.apply(x, weight)
+    return ops.LinearOp.apply(x, weight, bias)
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -50,7 +50,7 @@ def mse_loss(prediction: Tensor, target: Tensor | np.ndarray, reduction: str = "
     """
     if reduction not in ("mean", "sum"):
         raise ValueError(f"mse_loss: reduction must be 'mean' or 'sum', got {reduction!r}")
-    return ops.MSELoss.apply(*prediction._operands(target, "mse_loss"), reduction=reduction)
+    return ops.MSELossOp.apply(*prediction._operands(target, "mse_loss"), reduction=reduction)
 
 
 def cross_entropy(logits: Tensor, labels: Tensor | np.ndarray | list[int],
@@ -72,6 +72,4 @@ def cross_entropy(logits: Tensor, labels: Tensor | np.ndarray | list[int],
                          f"values from {label_array.min()} to {label_array.max()}")
     if reduction not in ("mean", "sum"):
         raise ValueError(f"cross_entropy: reduction must be 'mean' or 'sum', got {reduction!r}")
-    picked = logits.log_softmax(axis=-1)[np.arange(len(label_array)), label_array]
-    total = -picked.sum()
-    return total / len(label_array) if reduction == "mean" else total
+    return ops.cross_entropy(logits, label_array, reduction)

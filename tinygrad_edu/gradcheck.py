@@ -44,7 +44,7 @@ def _evaluate(fn: TensorFunction, inputs: tuple[Any, ...]) -> np.ndarray:
     return np.array(out.data if isinstance(out, Tensor) else out, dtype=np.float64)
 
 
-def numerical_jacobian(fn: TensorFunction, inputs: Tensor | Sequence[Any],
+def _numeric_jacobians(fn: TensorFunction, inputs: Tensor | Sequence[Any],
                        eps: float = 1e-6) -> list[np.ndarray]:
     """Central-difference Jacobians of `fn`, one per input that requires grad.
 
@@ -69,7 +69,8 @@ def numerical_jacobian(fn: TensorFunction, inputs: Tensor | Sequence[Any],
     return jacobians
 
 
-def analytic_jacobian(fn: TensorFunction, inputs: Tensor | Sequence[Any]) -> list[np.ndarray]:
+def _analytic_jacobians(fn: TensorFunction, inputs: Tensor | Sequence[Any]
+                        ) -> list[np.ndarray]:
     """Jacobians from backward, one per input that requires grad (shapes as above).
 
     One backward pass per output element: seeding the output gradient with the unit vector
@@ -92,16 +93,20 @@ def analytic_jacobian(fn: TensorFunction, inputs: Tensor | Sequence[Any]) -> lis
     return jacobians
 
 
-def jacobian(fn: TensorFunction, x: Tensor) -> np.ndarray:
-    """The Jacobian of `fn` at `x` from backward, shape `fn(x).shape + x.shape`."""
-    x = _with_grad(x)
-    return analytic_jacobian(fn, [x])[0]
+def jacobian(fn: TensorFunction, x: Tensor | Sequence[Tensor]) -> Any:
+    """The Jacobian of `fn` at `x` from backward, shape `fn(x).shape + x.shape`; for a list
+    of inputs, `fn(*inputs)`'s Jacobian with respect to each, as a list."""
+    if isinstance(x, Tensor):
+        return _analytic_jacobians(fn, [_with_grad(x)])[0]
+    return _analytic_jacobians(fn, [_with_grad(t) for t in x])
 
 
-def numeric_jacobian(fn: TensorFunction, x: Tensor, eps: float = 1e-6) -> np.ndarray:
-    """The Jacobian of `fn` at `x` by central differences, shape `fn(x).shape + x.shape`."""
-    x = _with_grad(x)
-    return numerical_jacobian(fn, [x], eps)[0]
+def numeric_jacobian(fn: TensorFunction, x: Tensor | Sequence[Tensor], eps: float = 1e-6
+                     ) -> Any:
+    """The same Jacobian(s) by central differences (each input nudged by ±eps in turn)."""
+    if isinstance(x, Tensor):
+        return _numeric_jacobians(fn, [_with_grad(x)], eps)[0]
+    return _numeric_jacobians(fn, [_with_grad(t) for t in x], eps)
 
 
 def _with_grad(x: Tensor) -> Tensor:
@@ -154,8 +159,8 @@ def gradcheck(fn: TensorFunction, inputs: Tensor | Sequence[Any], eps: float = 1
     positions = _differentiable(inputs)
     if not positions:
         raise ValueError("gradcheck: no input requires grad, so there is nothing to check")
-    analytic = analytic_jacobian(fn, inputs)
-    numeric = numerical_jacobian(fn, inputs, eps)
+    analytic = _analytic_jacobians(fn, inputs)
+    numeric = _numeric_jacobians(fn, inputs, eps)
     out_shape = _evaluate(fn, inputs).shape
     for position, a, n in zip(positions, analytic, numeric, strict=True):
         if not np.allclose(a, n, rtol=rtol, atol=atol):

@@ -76,10 +76,18 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} has no forward")
 
     def _members(self) -> Iterator[tuple[str, Any]]:
-        """(name, value) of the attributes that may hold parameters or modules, also
-        inside lists, tuples and dicts, nested to any depth."""
-        for name, value in vars(self).items():
-            yield from _unpack(name, value)
+        """(dotted name, value) of what this module holds: its attributes and, inside
+        lists, tuples and dicts nested to any depth, their items (`blocks = [[Linear(2,
+        2)]]` gives "blocks.0.0"). A stack, not recursion: no depth limit."""
+        stack = list(reversed(vars(self).items()))
+        while stack:
+            name, value = stack.pop()
+            if isinstance(value, (list, tuple)):
+                stack.extend(reversed([(f"{name}.{i}", item) for i, item in enumerate(value)]))
+            elif isinstance(value, dict):
+                stack.extend(reversed([(f"{name}.{k}", item) for k, item in value.items()]))
+            else:
+                yield name, value
 
     training = True  # train() / eval() switch it (Dropout and BatchNorm act on it)
 
@@ -123,22 +131,26 @@ class Module:
                 yield name, value
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """Every parameter with its dotted name, each parameter once."""
-        seen: set[int] = set()
-        for name, value in self._walk(prefix):
-            if id(value) not in seen:
+        """Every parameter with its dotted name ("0.weight", "blocks.1.bias"), each once,
+        in the order they were set. This is where parameters are collected.
+
+        Walk what the module holds (`_members`: attributes, and what lists, tuples and
+        dicts hold): a Parameter is yielded under its path; a Module is walked the same way,
+        its name added to the path. A stack, not recursion, so nesting has no limit.
+        """
+        seen: set[int] = set()  # a parameter shared by two layers is yielded once
+        stack = [(prefix + name, value) for name, value in reversed(list(self._members()))]
+        while stack:
+            name, value = stack.pop()
+            if isinstance(value, Parameter) and id(value) not in seen:
                 seen.add(id(value))
                 yield name, value
-
-    def _walk(self, prefix: str) -> Iterator[tuple[str, Parameter]]:
-        for name, value in self._members():
-            if isinstance(value, Parameter):
-                yield prefix + name, value
             elif isinstance(value, Module):
-                yield from value._walk(prefix + name + ".")
+                stack.extend((f"{name}.{inner}", item)
+                             for inner, item in reversed(list(value._members())))
 
     def parameters(self) -> list[Parameter]:
-        """Every parameter, each once."""
+        """Every parameter, each once (collected by `named_parameters`)."""
         return [p for _, p in self.named_parameters()]
 
     def num_parameters(self) -> int:
@@ -207,21 +219,6 @@ def _checked_value(key: str, value: Any, param: Parameter) -> np.ndarray:
         raise ValueError(f"load_state_dict: the parameter '{key}' wraps a read-only array "
                          "and cannot be written in place")
     return array
-
-
-def _unpack(name: str, value: Any) -> Iterator[tuple[str, Any]]:
-    """(dotted name, item) for `value` and, in lists, tuples and dicts, for what they hold:
-    `blocks = [[Linear(2, 2)]]` gives ("blocks.0.0", the Linear). Walked with a stack,
-    not recursion, so the depth has no limit."""
-    stack = [(name, value)]
-    while stack:
-        name, value = stack.pop()
-        if isinstance(value, (list, tuple)):
-            stack.extend(reversed([(f"{name}.{i}", item) for i, item in enumerate(value)]))
-        elif isinstance(value, dict):
-            stack.extend(reversed([(f"{name}.{key}", item) for key, item in value.items()]))
-        else:
-            yield name, value
 
 
 # ----------------------------------------------------------------------------------------

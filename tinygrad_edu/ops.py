@@ -1,5 +1,9 @@
 """Every differentiable op: one class each, its forward and its gradient side by side.
 
+An op whose name is also a layer's (nn.Linear, nn.Sigmoid, …) ends in "Op": `SigmoidOp`
+is the math, `nn.Sigmoid` the layer that calls it. Every op with several inputs computes
+only the gradients `needs_input_grad` asks for, in the same pattern.
+
 Notation: an op computes `out` from its inputs; `grad` is ∂C/∂out, the gradient of the final
 result C (usually the cost) with respect to that output. `backward` returns ∂C/∂input for
 each input: the chain rule, ∂C/∂x = ∂C/∂out · ∂out/∂x, one link at a time.
@@ -71,6 +75,28 @@ def scatter_add(grad: Any, index: Any, shape: tuple[int, ...]) -> Any:
     return full
 
 
+def cast(value: Any, dtype: Any) -> Any:
+    """An array or a Tensor in another dtype."""
+    return value.to(dtype) if isinstance(value, Tensor) else value.astype(dtype)
+
+
+def permute(value: Any, axes: tuple[int, ...]) -> Any:
+    """An array or a Tensor with its axes reordered."""
+    return value.permute(*axes) if isinstance(value, Tensor) else value.transpose(axes)
+
+
+def scalar(grad: Any) -> Any:
+    """A one-element gradient as a plain number (one ufunc call to scale an array by it);
+    a Tensor stays a Tensor, so a graph of the backward records it."""
+    return grad if isinstance(grad, Tensor) else float(grad)
+
+
+def saved_difference(a: Any, b: Any, saved: np.ndarray) -> Any:
+    """a − b: the array forward saved, or recomputed from Tensors under create_graph, so
+    that the difference is part of the recorded graph."""
+    return a - b if isinstance(a, Tensor) else saved
+
+
 def sum_rows(grad: Any) -> Any:
     """Σ over axis 0 (numpy's ufunc reduce directly: `.sum` adds a Python-level wrapper
     that costs ~1 µs, a lot at batch size 1)."""
@@ -94,7 +120,9 @@ class Add(Function):
 
     # ∂(x + y)/∂x = 1, ∂(x + y)/∂y = 1
     def backward(self, grad, out, x, y):
-        return sum_to_shape(grad, x.shape), sum_to_shape(grad, y.shape)
+        dx = sum_to_shape(grad, x.shape) if self.needs_input_grad[0] else None
+        dy = sum_to_shape(grad, y.shape) if self.needs_input_grad[1] else None
+        return dx, dy
 
 
 class Sub(Function):
@@ -103,8 +131,9 @@ class Sub(Function):
 
     # ∂(x − y)/∂x = 1, ∂(x − y)/∂y = −1
     def backward(self, grad, out, x, y):
+        dx = sum_to_shape(grad, x.shape) if self.needs_input_grad[0] else None
         dy = sum_to_shape(-grad, y.shape) if self.needs_input_grad[1] else None
-        return sum_to_shape(grad, x.shape), dy
+        return dx, dy
 
 
 class Mul(Function):
@@ -172,7 +201,7 @@ class Cast(Function):
 
     # the values pass through unchanged; only the gradient goes back to the input's dtype
     def backward(self, grad, out, x):
-        return grad.to(x.dtype) if isinstance(grad, Tensor) else grad.astype(x.dtype)
+        return cast(grad, x.dtype)
 
 
 # ----------------------------------------------------------------------------------------
@@ -180,7 +209,7 @@ class Cast(Function):
 # ----------------------------------------------------------------------------------------
 
 
-class Sigmoid(Function):
+class SigmoidOp(Function):
     # σ(z) = 1 / (1 + e⁻ᶻ), computed as ½(1 + tanh(z/2)), the same function: tanh never
     # overflows, so z = ±1e4 gives 0 and 1 without warnings, and it is one fast ufunc.
     # (Outputs below ~1e-8 round to 0 in float32; the gradient there is ~0 either way.)
@@ -192,7 +221,7 @@ class Sigmoid(Function):
         return grad * out * (1 - out)
 
 
-class Tanh(Function):
+class TanhOp(Function):
     def forward(self, x):
         return np.tanh(x)
 
@@ -201,7 +230,7 @@ class Tanh(Function):
         return grad * (1 - out * out)
 
 
-class ReLU(Function):
+class ReLUOp(Function):
     def forward(self, x):
         self.positive = x > 0
         return np.maximum(x, 0)  # (not x·[x > 0]: −inf·0 would be NaN)
@@ -264,7 +293,7 @@ class MatMul(Function):
         return da, db
 
 
-class Linear(Function):
+class LinearOp(Function):
     """z = x Wᵀ + b for a batch of rows x: the weighted sums of a layer, one op.
 
     W has shape (outputs, inputs), each row one neuron's weights, as in z(l) = W a(l−1) + b
@@ -345,7 +374,7 @@ class LogSoftmax(Function):
         return grad - exp(out) * grad.sum(axis=self.axis, keepdims=True)
 
 
-class MSELoss(Function):
+class MSELossOp(Function):
     """C = mean((prediction − target)²), or the sum: the quadratic cost of the lessons."""
 
     name = "mse_loss"
@@ -361,14 +390,12 @@ class MSELoss(Function):
         total = squared / count if reduction == "mean" else squared
         return np.asarray(total, dtype=prediction.dtype)
 
-    # ∂C/∂a = 2(a − y)/n (mean) or 2(a − y) (sum); ∂C/∂y is its negative
+    # ∂C/∂a = 2(a − y)/n (mean) or 2(a − y) (sum), times ∂C/∂out; ∂C/∂y is its negative
     def backward(self, grad, out, prediction, target):
-        if isinstance(grad, Tensor):
-            da = grad * self.scale * (prediction - target)
-        else:  # grad is a 0-d array: one number times the saved difference, one ufunc call
-            da = self.diff * (float(grad) * self.scale)
-        return (da if self.needs_input_grad[0] else None,
-                -da if self.needs_input_grad[1] else None)
+        # (the difference saved by forward, times one number: a single ufunc call)
+        da = saved_difference(prediction, target, self.diff) * (scalar(grad) * self.scale)
+        dy = -da if self.needs_input_grad[1] else None
+        return (da if self.needs_input_grad[0] else None), dy
 
 
 # ----------------------------------------------------------------------------------------
@@ -392,10 +419,7 @@ class Permute(Function):
 
     # permuting axes moves elements; the inverse permutation moves the gradient back
     def backward(self, grad, out, x):
-        inverse = tuple(np.argsort(self.axes))
-        if isinstance(grad, Tensor):
-            return grad.permute(*inverse)
-        return grad.transpose(inverse)
+        return permute(grad, tuple(np.argsort(self.axes)))
 
 
 class Expand(Function):
@@ -444,3 +468,12 @@ def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """softmax(x)ᵢ = e^xᵢ / Σⱼ e^xⱼ = e^(log_softmax(x)ᵢ), stable for large |x|."""
     return LogSoftmax.apply(x, axis=axis).exp()
+
+
+def cross_entropy(logits: Tensor, labels: np.ndarray, reduction: str = "mean") -> Tensor:
+    """C = −log softmax(logits)[label] per row, averaged (or summed) over the rows: pick
+    each row's log-probability of its label with an index, so the gradient is
+    softmax − one_hot(label) without writing it out."""
+    picked = LogSoftmax.apply(logits, axis=-1)[np.arange(len(labels)), labels]
+    total = -picked.sum()
+    return total / len(labels) if reduction == "mean" else total

@@ -247,8 +247,8 @@ class Function:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "name" not in cls.__dict__:  # by default the class name in lower case: MatMul → matmul
-            cls.name = cls.__name__.lower()
+        if "name" not in cls.__dict__:  # the class name in lower case: MatMul → matmul,
+            cls.name = cls.__name__.removesuffix("Op").lower()  # SigmoidOp → sigmoid
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} has no forward")
@@ -957,15 +957,15 @@ class Tensor:
     # (numpy would give float64). The test is written out in each: one call less per op.
     def sigmoid(self) -> Tensor:
         """σ(x) = 1 / (1 + e⁻ˣ), elementwise."""
-        return ops.Sigmoid.apply(self if self.data.dtype.kind == "f" else self.float())
+        return ops.SigmoidOp.apply(self if self.data.dtype.kind == "f" else self.float())
 
     def relu(self) -> Tensor:
         """max(x, 0), elementwise."""
-        return ops.ReLU.apply(self)
+        return ops.ReLUOp.apply(self)
 
     def tanh(self) -> Tensor:
         """tanh(x), elementwise."""
-        return ops.Tanh.apply(self if self.data.dtype.kind == "f" else self.float())
+        return ops.TanhOp.apply(self if self.data.dtype.kind == "f" else self.float())
 
     def exp(self) -> Tensor:
         """eˣ, elementwise."""
