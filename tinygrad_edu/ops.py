@@ -335,7 +335,7 @@ class LinearOp(Function):
 class Sum(Function):
     def forward(self, x, axis=None, keepdims=False):
         self.axis, self.keepdims = axis, keepdims
-        return np.add.reduce(x, axis=axis, keepdims=keepdims)
+        return np.add.reduce(x, axis=axis, keepdims=keepdims)  # x.sum without its wrapper
 
     # ∂(Σᵢ xᵢ)/∂xⱼ = 1: every summed element gets the output's gradient
     def backward(self, grad, out, x):
