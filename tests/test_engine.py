@@ -298,3 +298,12 @@ def test_sigmoid_values_match_the_definition():
     z = np.linspace(-30, 30, 61)
     np.testing.assert_allclose(Tensor(z).sigmoid().data, 1 / (1 + np.exp(-z)), rtol=1e-12,
                                atol=1e-16)
+
+
+def test_every_way_of_making_a_tensor_sets_every_field():
+    from tinygrad_edu import nn
+
+    for t in (Tensor([1.0]), Tensor._wrap(np.ones(2)), nn.Parameter(np.ones(2)), Tensor(2.0) * 3):
+        for field in Tensor.__slots__:
+            if field != "__weakref__":
+                getattr(t, field)  # AttributeError if one was never set

@@ -20,6 +20,7 @@ from tinygrad_edu import functional
 from tinygrad_edu.functional import cross_entropy, mse_loss
 from tinygrad_edu.tensor import (
     DEFAULT_DTYPE,
+    Recording,
     Tensor,
     no_grad,
     note_call,
@@ -159,7 +160,8 @@ class Module:
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (set it to None, as PyTorch does by default)."""
-        note_call(self.zero_grad)
+        if Recording.active is not None:  # a jit step: replays call this again here
+            note_call(self.zero_grad)
         for p in self.parameters():
             p.grad = None
 

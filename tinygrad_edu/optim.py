@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from tinygrad_edu.tensor import Tensor, VersionCounter, note_call
+from tinygrad_edu.tensor import Recording, Tensor, VersionCounter, next_stamp, note_call
 
 
 class Optimizer:
@@ -45,7 +45,8 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget every parameter's gradient: set `.grad` to None (PyTorch's default), or
         fill it with zeros where `set_to_none=False`."""
-        note_call(lambda: self.zero_grad(set_to_none))
+        if Recording.active is not None:  # a jit step: replays call this again here
+            note_call(lambda: self.zero_grad(set_to_none))
         for p in self.params:
             if set_to_none or p.grad is None:
                 p.grad = None
@@ -54,13 +55,15 @@ class Optimizer:
 
     def step(self) -> None:
         """One update of every parameter that has a gradient."""
-        note_call(self.step)
+        if Recording.active is not None:  # a jit step: replays call this again here
+            note_call(self.step)
+        stamp = next_stamp()  # one time stamp for the whole update
         for p, versions in zip(self.params, self.versions, strict=True):
             if p.grad is not None:
                 # in place, so anything holding p.data sees the new values; the version
                 # bump lets a graph that saved the old values refuse to backpropagate
                 self.update(p, p.grad.data)
-                versions.bump()
+                versions.bump(stamp)
 
     def update(self, p: Tensor, g: np.ndarray) -> None:
         """Change `p.data` in place, given its gradient `g`."""

@@ -41,6 +41,11 @@ _creation_counter = itertools.count()
 _latest_change = -1
 
 
+def next_stamp() -> int:
+    """The next number in the graph's order (for stamping in-place changes)."""
+    return next(_creation_counter)
+
+
 class VersionCounter:
     """How often a tensor's memory was changed in place, shared by the tensors that are
     views of the same memory (a reshape, a slice, `detach()`), as PyTorch's version counter.
@@ -58,10 +63,12 @@ class VersionCounter:
         self.last = -1  # the stamp of the latest change
         self.recent: deque[int] = deque(maxlen=16)  # the latest stamps, to name old versions
 
-    def bump(self) -> None:
+    def bump(self, stamp: int | None = None) -> None:
+        """One more in-place change, at `stamp` (a new one unless several changes made
+        together, an optimizer's step, share one)."""
         global _latest_change
         self.count += 1
-        self.last = _latest_change = next(_creation_counter)
+        self.last = _latest_change = next(_creation_counter) if stamp is None else stamp
         self.recent.append(self.last)
 
     def version_at(self, stamp: int) -> str:
@@ -206,10 +213,9 @@ def note_model_change() -> None:
 
 
 def note_call(call: Callable[[], Any]) -> None:
-    """Tell a recording jit that `call` (an optimizer step, a zero_grad) ran here, so its
-    replay calls it again at the same point."""
-    if Recording.active is not None:
-        Recording.active.note_call(call)
+    """Tell the recording jit that `call` (an optimizer step, a zero_grad) ran here, so its
+    replay calls it again at the same point. (Callers test `Recording.active` first.)"""
+    Recording.active.note_call(call)
 
 
 def _note_value_read(what: str) -> None:
@@ -604,7 +610,7 @@ class Tensor:
     """
 
     # Fixed fields (no per-object __dict__): setting them is ~25% faster (measured) and it takes
-    # less memory, and every op makes one. The fields are set in _set_fields.
+    # less memory, and every op makes one. The fields are set in _wrap.
     __slots__ = (
         "__weakref__",
         "_created",
@@ -619,31 +625,40 @@ class Tensor:
     )
     __array_ufunc__ = None  # `ndarray + Tensor` hands over to Tensor.__radd__, not numpy
 
+    data: np.ndarray
+    grad: Tensor | None  # ∂C/∂self after backward (leaves, and tensors that retain_grad)
+    requires_grad: bool
+    _ctx: Function | None  # the op that made it: its link into the graph
+    _retains_grad: bool
+    _hooks: dict[int, Callable] | None
+    _versions: VersionCounter | None  # made at the first in-place change
+    name: str | None
+    _created: int  # its number in the graph's order
+
     def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None,
                  name: str | None = None) -> None:
-        self._set_fields(_as_array(data, dtype))
-        self.name: str | None = name
+        made = Tensor._wrap(_as_array(data, dtype))  # every field is set in _wrap alone,
+        for field in _FIELDS:  # and copied here: neither can miss one
+            setattr(self, field, getattr(made, field))
+        self.name = name
         if requires_grad:
             self.requires_grad_(True)
 
     @classmethod
     def _wrap(cls, data: np.ndarray) -> Tensor:
-        """A Tensor around an array we already own: the fast path ops use (no checks)."""
+        """A Tensor around an array we already own: the fast path ops use (no checks), and
+        the one place that sets a tensor's fields (written out: a call less per op)."""
         t = cls.__new__(cls)
-        t._set_fields(data)
+        t.data = data
+        t.grad = None
+        t.requires_grad = False
+        t._ctx = None
+        t._retains_grad = False
+        t._hooks = None
+        t._versions = None
+        t.name = None
+        t._created = next(_creation_counter)  # its place in the graph's order
         return t
-
-    def _set_fields(self, data: np.ndarray) -> None:
-        """Every field a new tensor has, set in this one place (for __init__ and _wrap)."""
-        self.data: np.ndarray = data
-        self.grad: Tensor | None = None  # ∂C/∂self after backward (leaves, retain_grad)
-        self.requires_grad = False
-        self._ctx: Function | None = None  # the op that made it: its link into the graph
-        self._retains_grad = False
-        self._hooks: dict[int, Callable] | None = None
-        self._versions: VersionCounter | None = None  # made at the first in-place change
-        self.name = None
-        self._created = next(_creation_counter)  # its place in the graph's order
 
     # -- plain attributes ----------------------------------------------------------------
     @property
@@ -1207,6 +1222,9 @@ class Tensor:
             raise ValueError(f"backward: grad has shape {seed.shape} but the tensor has "
                              f"shape {self.shape}")
         return seed
+
+
+_FIELDS = tuple(field for field in Tensor.__slots__ if field != "__weakref__")
 
 
 class RemovableHandle:
