@@ -367,6 +367,9 @@ class MSELoss(Module):
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
         return mse_loss(prediction, target, self.reduction)
 
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
+
 
 class CrossEntropyLoss(Module):
     """Cross-entropy of logits against integer labels, as a module."""
@@ -376,6 +379,9 @@ class CrossEntropyLoss(Module):
 
     def forward(self, logits: Tensor, labels: Any) -> Tensor:
         return cross_entropy(logits, labels, self.reduction)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}"
 
 
 # ----------------------------------------------------------------------------------------
