@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_edu import ops
-from tinygrad_edu.tensor import Tensor
+from tinygrad_edu.tensor import Recording, Tensor, no_grad
+from tinygrad_edu.utils import random_generator
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -73,3 +74,130 @@ def cross_entropy(logits: Tensor, labels: Tensor | np.ndarray | list[int],
     if reduction not in ("mean", "sum"):
         raise ValueError(f"cross_entropy: reduction must be 'mean' or 'sum', got {reduction!r}")
     return ops.cross_entropy(logits, label_array, reduction)
+
+
+# ----------------------------------------------------------------------------------------
+# Images and normalisation (checked here, at the API boundary; the math is in ops.py)
+# ----------------------------------------------------------------------------------------
+def _pair(value: int | tuple[int, int], what: str, op: str, smallest: int) -> tuple[int, int]:
+    """An int or a pair of ints as a pair, each at least `smallest`."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or any(int(v) != v or v < smallest for v in pair):
+        raise ValueError(f"{op}: {what} must be an int ≥ {smallest} or a pair of them, got "
+                         f"{value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _check_windows(op: str, shape: tuple[int, ...], kernel: tuple[int, int],
+                   padding: tuple[int, int]) -> None:
+    if len(shape) != 4:
+        raise ValueError(f"{op}: expects input of shape (N, C, H, W), got {shape}")
+    padded = (shape[2] + 2 * padding[0], shape[3] + 2 * padding[1])
+    if kernel[0] > padded[0] or kernel[1] > padded[1]:
+        raise ValueError(f"{op}: kernel {kernel} is larger than the (padded) input "
+                         f"{padded} of an input of shape {shape}")
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
+           stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0) -> Tensor:
+    """2-D convolution of x (N, C, H, W) with weight (out, C, kH, kW), as PyTorch's."""
+    stride, padding = _pair(stride, "stride", "conv2d", 1), _pair(padding, "padding", "conv2d", 0)
+    if weight.ndim != 4:
+        raise ValueError(f"conv2d: weight must have shape (out, in, kH, kW), got {weight.shape}")
+    _check_windows("conv2d", x.shape, tuple(weight.shape[2:]), padding)  # type: ignore[arg-type]
+    if x.shape[1] != weight.shape[1]:
+        raise ValueError(f"conv2d: input of shape {x.shape} has {x.shape[1]} channels, but "
+                         f"weight of shape {weight.shape} expects {weight.shape[1]}")
+    if bias is not None and bias.shape != (weight.shape[0],):
+        raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    return ops.conv2d(x, weight, bias, stride, padding)
+
+
+def max_pool2d(x: Tensor, kernel_size: int | tuple[int, int],
+               stride: int | tuple[int, int] | None = None) -> Tensor:
+    """The largest value of each window (stride defaults to the kernel size)."""
+    kernel = _pair(kernel_size, "kernel_size", "max_pool2d", 1)
+    step = kernel if stride is None else _pair(stride, "stride", "max_pool2d", 1)
+    _check_windows("max_pool2d", x.shape, kernel, (0, 0))
+    return ops.MaxPool2d.apply(x, kernel=kernel, stride=step)
+
+
+def avg_pool2d(x: Tensor, kernel_size: int | tuple[int, int],
+               stride: int | tuple[int, int] | None = None) -> Tensor:
+    """The mean of each window (stride defaults to the kernel size)."""
+    kernel = _pair(kernel_size, "kernel_size", "avg_pool2d", 1)
+    step = kernel if stride is None else _pair(stride, "stride", "avg_pool2d", 1)
+    _check_windows("avg_pool2d", x.shape, kernel, (0, 0))
+    return ops.avg_pool2d(x, kernel, step)
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True,
+            generator: np.random.Generator | None = None) -> Tensor:
+    """While training, zero each value with probability p and scale the rest by 1/(1 − p),
+    so the expected value is unchanged; in evaluation, x as it is."""
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    if not training or p == 0:
+        return x
+    if Recording.active is not None:
+        raise RuntimeError("dropout: a jit step would replay the same random mask every "
+                           "time; call the step without tg.jit, or use model.eval()")
+    keep = random_generator(generator).random(x.shape) >= p
+    return x * (keep / (1 - p)).astype(x.dtype)
+
+
+def layer_norm(x: Tensor, normalized_shape: tuple[int, ...], weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the last len(normalized_shape) axes (each sample on its own), then
+    scale by weight and shift by bias."""
+    if tuple(x.shape[-len(normalized_shape):]) != tuple(normalized_shape):
+        raise ValueError(f"layer_norm: input of shape {x.shape} does not end in "
+                         f"normalized_shape {tuple(normalized_shape)}")
+    y = ops.normalize(x, tuple(range(-len(normalized_shape), 0)), eps)
+    if weight is not None:
+        y = y * weight
+    return y if bias is None else y + bias
+
+
+def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None, bias: Tensor | None, training: bool,
+               momentum: float | None = 0.1, eps: float = 1e-5,
+               batches_tracked: Tensor | None = None) -> Tensor:
+    """Normalise each channel over the batch (and the image's positions): with the batch's
+    own mean and variance while training, updating the running estimates in place (the
+    variance unbiased, as PyTorch keeps it); with the running estimates in evaluation."""
+    if x.ndim not in (2, 4):
+        raise ValueError(f"batch_norm: expects (N, C) or (N, C, H, W), got {x.shape}")
+    axes = (0,) if x.ndim == 2 else (0, 2, 3)
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    if training or running_mean is None or running_var is None:
+        if x.size // x.shape[1] < 2:
+            raise ValueError(f"batch_norm: training needs more than one value per channel, "
+                             f"got input of shape {x.shape}")
+        if running_mean is not None and running_var is not None:
+            _update_running_stats(x, running_mean, running_var, axes, momentum,
+                                  batches_tracked)
+        y = ops.normalize(x, axes, eps)
+    else:
+        y = (x - running_mean.reshape(shape)) / (running_var.reshape(shape) + eps) ** 0.5
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    return y if bias is None else y + bias.reshape(shape)
+
+
+def _update_running_stats(x: Tensor, running_mean: Tensor, running_var: Tensor,
+                          axes: tuple[int, ...], momentum: float | None,
+                          batches_tracked: Tensor | None) -> None:
+    """running ← (1 − m)·running + m·batch (m = 1/batches for momentum=None), in place."""
+    count = x.size // x.shape[1]
+    with no_grad():
+        if batches_tracked is not None:
+            batches_tracked.add_(1)
+        if momentum is None:  # a cumulative average over every batch so far
+            m = 1.0 / float(batches_tracked.data) if batches_tracked is not None else 0.1
+        else:
+            m = momentum
+        mean = x.data.mean(axis=axes)
+        variance = x.data.var(axis=axes) * count / (count - 1)
+        running_mean.mul_(1 - m).add_(mean * m)
+        running_var.mul_(1 - m).add_(variance * m)

@@ -28,9 +28,10 @@ from tinygrad_edu.tensor import (
 )
 from tinygrad_edu.utils import atomic_write_bytes, random_generator
 
-__all__ = ["MLP", "CrossEntropyLoss", "Linear", "MSELoss", "Module", "Parameter", "ReLU",
-           "Sequential", "Sigmoid", "Tanh", "cross_entropy", "functional", "load", "mse_loss",
-           "save"]
+__all__ = ["MLP", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Buffer", "Conv2d",
+           "CrossEntropyLoss", "Dropout", "Flatten", "LayerNorm", "Linear", "MSELoss",
+           "MaxPool2d", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh",
+           "cross_entropy", "functional", "load", "mse_loss", "save"]
 
 Seed = int | np.random.Generator | None
 
@@ -42,6 +43,13 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any, requires_grad: bool = True, name: str | None = None) -> None:
         super().__init__(data, requires_grad=requires_grad, name=name)
+
+
+class Buffer(Tensor):
+    """State a module keeps but does not train (BatchNorm's running mean and variance):
+    saved and loaded with the parameters, never handed to an optimizer (PyTorch's name)."""
+
+    __slots__ = ()
 
 
 # ----------------------------------------------------------------------------------------
@@ -150,6 +158,26 @@ class Module:
                 stack.extend((f"{name}.{inner}", item)
                              for inner, item in reversed(list(value._members())))
 
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module ("") and every module inside it with its dotted name, each once."""
+        seen: set[int] = set()
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+                stack.extend(reversed([(f"{name}.{inner}" if name else inner, item)
+                                       for inner, item in module._members()
+                                       if isinstance(item, Module)]))
+
+    def named_buffers(self) -> Iterator[tuple[str, Buffer]]:
+        """Every buffer (running statistics) with its dotted name."""
+        for path, module in self.named_modules():
+            for name, value in module._members():
+                if isinstance(value, Buffer):
+                    yield (f"{path}.{name}" if path else name), value
+
     def parameters(self) -> list[Parameter]:
         """Every parameter, each once (collected by `named_parameters`)."""
         return [p for _, p in self.named_parameters()]
@@ -172,8 +200,11 @@ class Module:
         return self
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Parameter name → a copy of its values."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """Name → a copy of the values, for every parameter and buffer (PyTorch's keys)."""
+        return {name: t.data.copy() for name, t in self._state_tensors().items()}
+
+    def _state_tensors(self) -> dict[str, Tensor]:
+        return {**dict(self.named_parameters()), **dict(self.named_buffers())}
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
         """Copy values into the parameters, in place (so optimizers, and anything else
@@ -184,7 +215,7 @@ class Module:
         real numbers (strings, objects, complex) raise an error naming the key, and the
         module is left as it was.
         """
-        params = dict(self.named_parameters())
+        params = self._state_tensors()
         missing = [k for k in params if k not in state]
         unexpected = [k for k in state if k not in params]
         if strict and (missing or unexpected):
@@ -208,7 +239,7 @@ class Module:
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
 
 
-def _checked_value(key: str, value: Any, param: Parameter) -> np.ndarray:
+def _checked_value(key: str, value: Any, param: Tensor) -> np.ndarray:
     """`value` as an array that fits `param`, or an error naming the key."""
     array = np.asarray(value.data if isinstance(value, Tensor) else value)
     if array.dtype.kind not in "biuf":
@@ -353,6 +384,149 @@ class MLP(Sequential):
         super().__init__(*modules)
         self.sizes = list(sizes)
         self.name_parameters()  # its own new layers: "0.weight", … in pictures and traces
+
+
+# ----------------------------------------------------------------------------------------
+# Layers for images (PyTorch's names, shapes and parameter layouts)
+# ----------------------------------------------------------------------------------------
+class Conv2d(Module):
+    """A 2-D convolution: `weight` (out_channels, in_channels, kH, kW), `bias` (out,).
+    Output channel o at each place is Σ over channels and window of weight[o] · x + b[o].
+    Starting weights as PyTorch's: U(−1/√fan_in, 1/√fan_in), fan_in = in·kH·kW."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+                 bias: bool = True, seed: Seed = None, dtype: Any = DEFAULT_DTYPE) -> None:
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = functional._pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.stride = functional._pair(stride, "stride", "Conv2d", 1)
+        self.padding = functional._pair(padding, "padding", "Conv2d", 0)
+        rng = random_generator(seed)
+        bound = 1 / np.sqrt(in_channels * self.kernel_size[0] * self.kernel_size[1])
+        shape = (out_channels, in_channels, *self.kernel_size)
+        self.weight = Parameter(rng.uniform(-bound, bound, shape).astype(dtype), name="weight")
+        self.bias = (Parameter(rng.uniform(-bound, bound, out_channels).astype(dtype),
+                               name="bias") if bias else None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"{self!r}: expects input of shape (N, {self.in_channels}, H, W), "
+                             f"got {x.shape}")
+        try:
+            return functional.conv2d(x, self.weight, self.bias, self.stride, self.padding)
+        except ValueError as err:
+            raise ValueError(f"{self!r}: {err}") from None
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+
+
+class MaxPool2d(Module):
+    """The largest value of each kernel_size window (stride: the kernel size by default)."""
+
+    def __init__(self, kernel_size: int | tuple[int, int],
+                 stride: int | tuple[int, int] | None = None) -> None:
+        self.kernel_size = functional._pair(kernel_size, "kernel_size", "MaxPool2d", 1)
+        self.stride = (self.kernel_size if stride is None
+                       else functional._pair(stride, "stride", "MaxPool2d", 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return functional.max_pool2d(x, self.kernel_size, self.stride)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}"
+
+
+class AvgPool2d(MaxPool2d):
+    """The mean of each kernel_size window (stride: the kernel size by default)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return functional.avg_pool2d(x, self.kernel_size, self.stride)
+
+
+class Flatten(Module):
+    """Axes start_dim..end_dim merged into one: (N, C, H, W) → (N, C·H·W) by default."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(self.start_dim, self.end_dim)
+
+
+class Dropout(Module):
+    """While training, each value is zeroed with probability p (the rest scaled by
+    1/(1 − p)); in evaluation (`model.eval()`) it passes everything through."""
+
+    def __init__(self, p: float = 0.5, seed: Seed = None) -> None:
+        if not 0 <= p < 1:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p, self.generator = p, random_generator(seed)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return functional.dropout(x, self.p, self.training, self.generator)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class BatchNorm2d(Module):
+    """Each channel normalised over the batch and positions, then scaled and shifted:
+    y = (x − mean) / √(var + eps) · weight + bias. Training uses the batch's statistics
+    and updates `running_mean`/`running_var` (buffers); evaluation uses those."""
+
+    expected_dims = 4
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True,
+                 dtype: Any = DEFAULT_DTYPE) -> None:
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.weight = Parameter(np.ones(num_features, dtype), name="weight") if affine else None
+        self.bias = Parameter(np.zeros(num_features, dtype), name="bias") if affine else None
+        self.running_mean = Buffer(np.zeros(num_features, dtype)) if track_running_stats else None
+        self.running_var = Buffer(np.ones(num_features, dtype)) if track_running_stats else None
+        self.num_batches_tracked = (Buffer(np.zeros((), np.int64)) if track_running_stats
+                                    else None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != self.expected_dims or x.shape[1] != self.num_features:
+            layout = "(N, C)" if self.expected_dims == 2 else "(N, C, H, W)"
+            raise ValueError(f"{self!r}: expects input of shape {layout} with C = "
+                             f"{self.num_features}, got {x.shape}")
+        return functional.batch_norm(x, self.running_mean, self.running_var, self.weight,
+                                     self.bias, self.training, self.momentum, self.eps,
+                                     self.num_batches_tracked)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.weight is not None}")
+
+
+class BatchNorm1d(BatchNorm2d):
+    """Batch normalisation of (N, C) inputs: each feature over the batch."""
+
+    expected_dims = 2
+
+
+class LayerNorm(Module):
+    """Each sample normalised over its last axes (normalized_shape), then scaled by
+    `weight` and shifted by `bias` of that shape."""
+
+    def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5,
+                 elementwise_affine: bool = True, dtype: Any = DEFAULT_DTYPE) -> None:
+        shape = ((normalized_shape,) if isinstance(normalized_shape, (int, np.integer))
+                 else tuple(normalized_shape))
+        self.normalized_shape, self.eps = shape, eps
+        affine = elementwise_affine
+        self.weight = Parameter(np.ones(shape, dtype), name="weight") if affine else None
+        self.bias = Parameter(np.zeros(shape, dtype), name="bias") if affine else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}"
 
 
 # ----------------------------------------------------------------------------------------

@@ -455,6 +455,116 @@ class IndexAdd(Function):
 
 
 # ----------------------------------------------------------------------------------------
+# Images: windows out into columns (im2col) and back (col2im), max pooling
+# ----------------------------------------------------------------------------------------
+# A convolution slides a kH×kW window over each image and takes a weighted sum of what it
+# sees. Unfold copies every window's values into one column, so all those sums become one
+# matrix product (a 1-channel 4×4 image, 3×3 windows, stride 1: 2×2 places):
+#
+#     image            window at place 0     columns: one per place, 9 values each
+#     a b c d          a b c                  place:  0  1  2  3
+#     e f g h    →     e f g          →             a  b  e  f
+#     i j k l          i j k                        b  c  f  g
+#     m n o p                                       …  …  …  …
+#                                                   k  l  o  p
+#
+#     weight (out, C·kH·kW) @ columns (N, C·kH·kW, places) = (N, out, places) → (N, out, 2, 2)
+#
+# Fold is the reverse: it adds each column's values back into the window they came from
+# (where windows overlap, they add up). That is exactly Unfold's gradient, and Unfold is
+# Fold's, so a convolution built from them can be differentiated twice.
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """How many window positions fit along one axis."""
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def _windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
+    """A view (N, C, outH, outW, kH, kW) of every window of x (N, C, H, W), no copy: numpy's
+    stride tricks step through the same memory in window-sized hops."""
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw) = kernel, stride
+    sn, sc, sy, sx = x.strides
+    shape = (n, c, (h - kh) // sh + 1, (w - kw) // sw + 1, kh, kw)
+    return np.lib.stride_tricks.as_strided(x, shape, (sn, sc, sy * sh, sx * sw, sy, sx),
+                                           writeable=False)
+
+
+def unfold(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
+           padding: tuple[int, int]) -> Any:
+    """Unfold for an array or a Tensor."""
+    if isinstance(x, Tensor):
+        return Unfold.apply(x, kernel=kernel, stride=stride, padding=padding)
+    return Unfold().forward(x, kernel, stride, padding)
+
+
+def fold(columns: Any, shape: tuple[int, ...], kernel: tuple[int, int],
+         stride: tuple[int, int], padding: tuple[int, int]) -> Any:
+    """Fold for an array or a Tensor."""
+    if isinstance(columns, Tensor):
+        return Fold.apply(columns, shape=shape, kernel=kernel, stride=stride, padding=padding)
+    return Fold().forward(columns, shape, kernel, stride, padding)
+
+
+class Unfold(Function):
+    """(N, C, H, W) → (N, C·kH·kW, places): each window of each image as a column (im2col)."""
+
+    def forward(self, x, kernel, stride, padding):
+        self.shape, self.kernel, self.stride, self.padding = x.shape, kernel, stride, padding
+        (ph, pw) = padding
+        padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+        windows = _windows(np.ascontiguousarray(padded), kernel, stride)
+        n, c, oh, ow, kh, kw = windows.shape
+        return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
+
+    # each pixel was copied into every window covering it: its gradient sums those copies
+    def backward(self, grad, out, x):
+        return fold(grad, self.shape, self.kernel, self.stride, self.padding)
+
+
+class Fold(Function):
+    """(N, C·kH·kW, places) → (N, C, H, W): columns added back into their windows (col2im)."""
+
+    def forward(self, columns, shape, kernel, stride, padding):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        n, c, h, w = shape
+        (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+        oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
+        blocks = columns.reshape(n, c, kh, kw, oh, ow)
+        padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), columns.dtype)
+        for i in range(kh):  # one strided slice per kernel offset: kH·kW vectorised adds
+            for j in range(kw):
+                padded[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += blocks[:, :, i, j]
+        return padded[:, :, ph:ph + h, pw:pw + w].copy()
+
+    # Fold adds each column into its window; reading the windows out again is its gradient
+    def backward(self, grad, out, columns):
+        return unfold(grad, self.kernel, self.stride, self.padding)
+
+
+class MaxPool2d(Function):
+    name = "max_pool2d"
+
+    def forward(self, x, kernel, stride):
+        self.shape, self.kernel, self.stride = x.shape, kernel, stride
+        windows = _windows(np.ascontiguousarray(x), kernel, stride)
+        flat = windows.reshape(*windows.shape[:4], -1)  # (N, C, outH, outW, kH·kW)
+        self.first_max = flat.argmax(axis=-1)[..., None]  # the first largest, as PyTorch
+        return np.take_along_axis(flat, self.first_max, axis=-1)[..., 0]
+
+    # ∂max/∂x = 1 at each window's (first) largest value, 0 elsewhere: the gradient goes there
+    def backward(self, grad, out, x):
+        n, c, oh, ow = grad.shape
+        (kh, kw) = self.kernel
+        hit = (np.arange(kh * kw) == self.first_max).astype(grad.dtype)  # (N, C, oh, ow, k)
+        spread = expand(grad.reshape(n, c, oh, ow, 1), hit.shape) * hit
+        columns = permute(spread.reshape(n, c, oh, ow, kh, kw), (0, 1, 4, 5, 2, 3))
+        return fold(columns.reshape(n, c * kh * kw, oh * ow), self.shape, self.kernel,
+                    self.stride, (0, 0))
+
+
+# ----------------------------------------------------------------------------------------
 # Composite ops: built from the ones above, so their gradients come for free
 # ----------------------------------------------------------------------------------------
 
@@ -468,6 +578,36 @@ def mean(x: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """softmax(x)ᵢ = e^xᵢ / Σⱼ e^xⱼ = e^(log_softmax(x)ᵢ), stable for large |x|."""
     return LogSoftmax.apply(x, axis=axis).exp()
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, int],
+           padding: tuple[int, int]) -> Tensor:
+    """z = weight ⋆ x + bias: windows out as columns (Unfold), one matrix product, reshape.
+    x (N, C, H, W), weight (out, C, kH, kW), bias (out,) → (N, out, outH, outW)."""
+    n, (out_channels, _, kh, kw) = x.shape[0], weight.shape
+    oh = conv_output_size(x.shape[2], kh, stride[0], padding[0])
+    ow = conv_output_size(x.shape[3], kw, stride[1], padding[1])
+    columns = Unfold.apply(x, kernel=(kh, kw), stride=stride, padding=padding)
+    z = (weight.reshape(out_channels, -1) @ columns).reshape(n, out_channels, oh, ow)
+    return z if bias is None else z + bias.reshape(1, out_channels, 1, 1)
+
+
+def avg_pool2d(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int]) -> Tensor:
+    """The mean of each window: every channel's windows as columns, averaged, so the
+    gradient is spread evenly over the window."""
+    n, c, h, w = x.shape
+    columns = Unfold.apply(x.reshape(n * c, 1, h, w), kernel=kernel, stride=stride,
+                           padding=(0, 0))
+    oh, ow = (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
+    return columns.mean(axis=1).reshape(n, c, oh, ow)
+
+
+def normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
+    """(x − mean) / √(var + eps) over `axes` (the biased variance, as batch and layer norm
+    use it): each slice gets mean 0 and variance 1."""
+    centered = x - x.mean(axis=axes, keepdims=True)
+    variance = (centered * centered).mean(axis=axes, keepdims=True)
+    return centered / (variance + eps) ** 0.5
 
 
 def cross_entropy(logits: Tensor, labels: np.ndarray, reduction: str = "mean") -> Tensor:
