@@ -77,3 +77,22 @@ def test_pip_users_can_run_the_flagship_without_the_repository(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "784 → 16 → 16 → 10, 13,002 parameters" in done.stdout
     assert "test accuracy" in done.stdout
+
+
+@pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists(),
+                    reason="the real MNIST test set (../shared) is not here")
+def test_lenet_reaches_97_percent_on_the_real_test_set(tmp_path, load_example):
+    result = load_example("conv_digits").main(["--test-dir", str(SHARED_MNIST), "--no-mlp",
+                                               "--figure", str(tmp_path / "f.png")])
+    assert result["test_accuracy"] >= 0.97
+
+
+def test_lenet_learns_and_prints_the_mlp_beside_it(tmp_path, capsys, load_example):
+    result = load_example("conv_digits").main(["--epochs", "1", "--save",
+                                               str(tmp_path / "w.npz"), "--figure",
+                                               str(tmp_path / "f.png")])
+    assert result["test_accuracy"] > 0.85 and result["mlp_test_accuracy"] > 0.85
+    printed = capsys.readouterr().out
+    assert "same digits, same test set: LeNet" in printed and "MLP" in printed
+    model = nn.load(load_example("conv_digits").lenet(0), tmp_path / "w.npz")
+    assert model.num_parameters() == 7_434

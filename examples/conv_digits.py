@@ -1,0 +1,197 @@
+"""A small convolutional network (a LeNet) on the same digits as the flagship MLP.
+
+    conv 5×5 (1 → 8 channels, padded) → ReLU → max-pool 2×2        28×28 → 14×14
+    conv 5×5 (8 → 16 channels)        → ReLU → max-pool 2×2        14×14 → 5×5
+    flatten (400) → linear → 10 scores, cross-entropy, Adam
+
+Each first-layer filter is a 5×5 weight pattern slid over the whole image, so the network
+looks for the same stroke everywhere, where the MLP's neurons each learn one picture of
+the whole digit. Nielsen's book ends with such networks (its chapter 6).
+
+    python examples/conv_digits.py                                # 4,000 train, 1,000 held out
+    python examples/conv_digits.py --test-dir path/to/mnist       # all 5,000; real test set
+
+It also trains the flagship MLP (784 → 16 → 16 → 10) on the same digits and prints both
+accuracies (--no-mlp to skip). With matplotlib it saves a figure: the first layer's
+filters as images and digits the network got wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from tinygrad_edu.examples import mnist as flagship
+
+import tinygrad_edu as tg
+from tinygrad_edu import Tensor, datasets, nn, no_grad, optim
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options, each with its help text."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=12, help="passes over the training digits")
+    parser.add_argument("--batch-size", type=int, default=32, help="digits per gradient step")
+    parser.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate "
+                        "(×0.3 after 60%% of the epochs, ×0.1 after 80%%)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed for the starting weights, shuffling and shifts")
+    parser.add_argument("--no-augment", dest="augment", action="store_false",
+                        help="train on the digits as they are, not shifted by up to a pixel")
+    parser.add_argument("--no-jit", dest="jit", action="store_false",
+                        help="run every step eagerly instead of replaying it with tg.jit")
+    parser.add_argument("--no-mlp", dest="mlp", action="store_false",
+                        help="skip training the flagship MLP for comparison")
+    parser.add_argument("--data", type=Path, help="folder for full MNIST (downloaded if "
+                        "missing) instead of the embedded 5,000-digit sample")
+    parser.add_argument("--test-dir", type=Path, help="folder with a separate test set "
+                        "(t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)")
+    parser.add_argument("--save", type=Path, help="write the trained weights here (.npz)")
+    parser.add_argument("--figure", type=Path, default=flagship.OUT / "conv_digits.png",
+                        help="where to save the figure (needs matplotlib)")
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The options, checked before any training starts (a bad one exits with a message)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    problem = None
+    if args.epochs < 1 or args.batch_size < 1:
+        problem = f"--epochs and --batch-size must be at least 1, got {args.epochs}, " \
+                  f"{args.batch_size}"
+    elif not (math.isfinite(args.lr) and args.lr > 0):
+        problem = f"--lr must be a positive number, got {args.lr}"
+    for option, path in (("--save", args.save), ("--figure", args.figure)):
+        if problem is None and path is not None and path != flagship.OUT / path.name:
+            trouble = flagship.unwritable(path)
+            problem = f"{option} {path}: {trouble}" if trouble else None
+    if problem:
+        parser.error(problem)
+    return args
+
+
+def lenet(seed: int) -> nn.Sequential:
+    """The network of the docstring: 2 convolutions, 2 poolings, one linear layer."""
+    rng = np.random.default_rng(seed)
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 5, padding=2, seed=rng), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 5, seed=rng), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 5 * 5, 10, init="lecun", seed=rng))
+
+
+def images(pixels: np.ndarray) -> np.ndarray:
+    """uint8 digits (n, 28, 28) → float32 (n, 1, 28, 28) in [0, 1]: one channel each."""
+    return (pixels[:, None] / 255.0).astype(np.float32)
+
+
+def make_train_step(model: nn.Module, optimizer: optim.Optimizer, use_jit: bool
+                    ) -> Callable[[Tensor, Tensor], Tensor]:
+    def train_step(x: Tensor, labels: Tensor) -> Tensor:
+        optimizer.zero_grad()
+        cost = nn.cross_entropy(model(x), labels)
+        cost.backward()
+        optimizer.step()
+        return cost
+
+    return tg.jit(train_step) if use_jit else train_step
+
+
+@no_grad()
+def predict(model: nn.Module, pixels: np.ndarray) -> np.ndarray:
+    """The highest score of each digit, a batch at a time."""
+    return np.concatenate([model(Tensor(images(pixels[i:i + 500]))).data.argmax(axis=1)
+                           for i in range(0, len(pixels), 500)])
+
+
+def train(args: argparse.Namespace, train_split: Split, test: Split
+          ) -> tuple[nn.Module, float, float]:
+    """Train the LeNet; return it, its test accuracy and the seconds it took."""
+    model = lenet(args.seed)
+    optimizer = optim.Adam(model.parameters(), lr=args.lr)
+    step = make_train_step(model, optimizer, args.jit)
+    rng = np.random.default_rng(args.seed)
+    started = time.perf_counter()
+    for epoch in range(args.epochs):
+        optimizer.lr = flagship.learning_rate(args.lr, epoch, args.epochs)
+        pixels, labels = train_split
+        if args.augment:
+            pixels = datasets.random_shift(pixels, 1, seed=rng)
+        batches = datasets.iterate_batches(images(pixels), labels.astype(np.int64),
+                                           batch_size=args.batch_size, shuffle=True, seed=rng)
+        costs = [step(Tensor(x), Tensor(y)).item() for x, y in
+                 flagship._progress(batches, -(-len(labels) // args.batch_size))]
+        accuracy = float(np.mean(predict(model, test[0]) == test[1]))
+        print(f"epoch {epoch + 1:3d}  cost {np.mean(costs):.4f}  test {accuracy:6.2%}  "
+              f"{time.perf_counter() - started:5.1f}s", flush=True)
+    return model, accuracy, time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    args = parse_args(argv)
+    train_split, test, source = flagship.load_splits(args)
+    model = lenet(args.seed)
+    print(f"{source}\n{model}\n{model.num_parameters():,} parameters, cross-entropy, Adam "
+          f"lr {args.lr}, batch {args.batch_size}, {args.epochs} epochs")
+    model, accuracy, seconds = train(args, train_split, test)
+    result = {"test_accuracy": accuracy, "seconds": seconds}
+    print(f"LeNet: test accuracy {accuracy:.2%} on {len(test[1]):,} digits after "
+          f"{seconds:.1f}s of training")
+    if args.mlp:
+        mlp = flagship.main(["--epochs", "40", "--seed", str(args.seed), "--figure",
+                             str(args.figure.with_name("mnist_for_comparison.png"))]
+                            + (["--test-dir", str(args.test_dir)] if args.test_dir else [])
+                            + (["--data", str(args.data)] if args.data else []))
+        result["mlp_test_accuracy"] = mlp["test_accuracy"]
+        print(f"\nsame digits, same test set: LeNet {accuracy:.2%} ({model.num_parameters():,} "
+              f"parameters), MLP {mlp['test_accuracy']:.2%} (13,002 parameters)")
+    if args.save:
+        nn.save(model, args.save)
+        print(f"weights saved to {args.save}")
+    save_figure(model, test, args.figure)
+    return result
+
+
+def save_figure(model: nn.Sequential, test: Split, path: Path) -> None:
+    """The 8 first-layer filters as 5×5 images, and digits the network got wrong."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        print("(install matplotlib to get a figure: pip install matplotlib)")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure = Figure(figsize=(12, 3.6), layout="constrained")  # (pyplot's backend untouched)
+    grid = figure.add_gridspec(2, 12)
+    filters = model[0].weight.data[:, 0]  # (8, 5, 5): what each first-layer filter looks for
+    limit = np.abs(filters).max()
+    for k, kernel in enumerate(filters):
+        axis = figure.add_subplot(grid[0, k])
+        axis.imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        axis.set_axis_off()
+        axis.set_title(f"filter {k}", fontsize=8)
+    guesses = predict(model, test[0])
+    for k, index in enumerate(np.flatnonzero(guesses != test[1])[:12]):
+        axis = figure.add_subplot(grid[1, k])
+        axis.imshow(test[0][index], cmap="gray_r")
+        axis.set_title(f"{test[1][index]}→{guesses[index]}", fontsize=9)
+        axis.set_axis_off()
+    figure.suptitle("top: the first layer's 5×5 filters (red +, blue −) · bottom: "
+                    "label→guess mistakes")
+    figure.savefig(path, dpi=90)
+    print(f"figure saved to {path}")
+    if flagship.in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(filename=str(path)))
+
+
+if __name__ == "__main__":
+    sys.exit(None if main() else 1)
