@@ -50,3 +50,14 @@ def test_the_replayed_step_leaves_the_eager_weights(batch):
     for _ in range(3):
         replayed()
     assert not np.array_equal(model.state_dict()["0.weight"], state["0.weight"])
+
+
+def test_the_conv_benchmark_compares_like_with_like():
+    import conv
+
+    conv.check_same_step(4)  # exits if eager, jit (and PyTorch, where installed) differ
+    x, y = conv.make_data(4)
+    model = conv.lenet(0)
+    before = model.state_dict()
+    conv.tinygrad_step(model, x, y, replay=True)()
+    assert not np.array_equal(model.state_dict()["0.weight"], before["0.weight"])

@@ -468,7 +468,10 @@ class IndexAdd(Function):
 #     m n o p                                       …  …  …  …
 #                                                   k  l  o  p
 #
-#     weight (out, C·kH·kW) @ columns (N, C·kH·kW, places) = (N, out, places) → (N, out, 2, 2)
+#     weight (out, C·kH·kW) @ columns (C·kH·kW, N·places) = (out, N·places) → (N, out, 2, 2)
+#
+# (The columns of all N images side by side: the whole batch is one matrix product, which
+# BLAS does several times faster than N small ones.)
 #
 # Fold is the reverse: it adds each column's values back into the window they came from
 # (where windows overlap, they add up). That is exactly Unfold's gradient, and Unfold is
@@ -508,7 +511,7 @@ def fold(columns: Any, shape: tuple[int, ...], kernel: tuple[int, int],
 
 
 class Unfold(Function):
-    """(N, C, H, W) → (N, C·kH·kW, places): each window of each image as a column (im2col)."""
+    """(N, C, H, W) → (C·kH·kW, N·places): each window of each image as a column (im2col)."""
 
     def forward(self, x, kernel, stride, padding):
         self.shape, self.kernel, self.stride, self.padding = x.shape, kernel, stride, padding
@@ -516,7 +519,7 @@ class Unfold(Function):
         padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
         windows = _windows(np.ascontiguousarray(padded), kernel, stride)
         n, c, oh, ow, kh, kw = windows.shape
-        return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
+        return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * oh * ow)
 
     # each pixel was copied into every window covering it: its gradient sums those copies
     def backward(self, grad, out, x):
@@ -524,18 +527,18 @@ class Unfold(Function):
 
 
 class Fold(Function):
-    """(N, C·kH·kW, places) → (N, C, H, W): columns added back into their windows (col2im)."""
+    """(C·kH·kW, N·places) → (N, C, H, W): columns added back into their windows (col2im)."""
 
     def forward(self, columns, shape, kernel, stride, padding):
         self.kernel, self.stride, self.padding = kernel, stride, padding
         n, c, h, w = shape
         (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
         oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
-        blocks = columns.reshape(n, c, kh, kw, oh, ow)
+        blocks = columns.reshape(c, kh, kw, n, oh, ow)
         padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), columns.dtype)
         for i in range(kh):  # one strided slice per kernel offset: kH·kW vectorised adds
             for j in range(kw):
-                padded[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += blocks[:, :, i, j]
+                padded[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += blocks[:, i, j].swapaxes(0, 1)
         return padded[:, :, ph:ph + h, pw:pw + w].copy()
 
     # Fold adds each column into its window; reading the windows out again is its gradient
@@ -546,22 +549,36 @@ class Fold(Function):
 class MaxPool2d(Function):
     name = "max_pool2d"
 
+    # The largest value of each window, found offset by offset: `>` keeps the first of
+    # equal values, as PyTorch does (and no copy of every window is made).
     def forward(self, x, kernel, stride):
         self.shape, self.kernel, self.stride = x.shape, kernel, stride
-        windows = _windows(np.ascontiguousarray(x), kernel, stride)
-        flat = windows.reshape(*windows.shape[:4], -1)  # (N, C, outH, outW, kH·kW)
-        self.first_max = flat.argmax(axis=-1)[..., None]  # the first largest, as PyTorch
-        return np.take_along_axis(flat, self.first_max, axis=-1)[..., 0]
+        windows = _windows(np.ascontiguousarray(x), kernel, stride)  # (N, C, oh, ow, kH, kW)
+        largest = windows[..., 0, 0].copy()
+        self.first_max = np.zeros(largest.shape, np.intp)  # which offset holds it
+        for offset in range(1, kernel[0] * kernel[1]):
+            candidate = windows[..., offset // kernel[1], offset % kernel[1]]
+            larger = candidate > largest
+            np.copyto(largest, candidate, where=larger)
+            np.copyto(self.first_max, offset, where=larger)
+        return largest
 
     # ∂max/∂x = 1 at each window's (first) largest value, 0 elsewhere: the gradient goes there
     def backward(self, grad, out, x):
         n, c, oh, ow = grad.shape
-        (kh, kw) = self.kernel
-        hit = (np.arange(kh * kw) == self.first_max).astype(grad.dtype)  # (N, C, oh, ow, k)
+        (kh, kw), (h, w) = self.kernel, self.shape[2:]
+        if self.stride == self.kernel and (oh * kh, ow * kw) == (h, w):
+            # windows that tile the image: a (N, C, oh, kH, ow, kW) mask laid out like x is
+            # 1 at each window's maximum; the gradient times it is ∂C/∂x, reshaped (no Fold)
+            rows, columns = self.first_max // kw, self.first_max % kw
+            hit = ((np.arange(kh)[:, None, None] == rows[:, :, :, None, :, None])
+                   & (np.arange(kw) == columns[:, :, :, None, :, None])).astype(grad.dtype)
+            return (grad.reshape(n, c, oh, 1, ow, 1) * hit).reshape(n, c, h, w)
+        k = kh * kw
+        hit = (np.arange(k) == self.first_max[..., None]).astype(grad.dtype)  # (N,C,oh,ow,k)
         spread = expand(grad.reshape(n, c, oh, ow, 1), hit.shape) * hit
-        columns = permute(spread.reshape(n, c, oh, ow, kh, kw), (0, 1, 4, 5, 2, 3))
-        return fold(columns.reshape(n, c * kh * kw, oh * ow), self.shape, self.kernel,
-                    self.stride, (0, 0))
+        columns = permute(spread, (1, 4, 0, 2, 3)).reshape(c * k, n * oh * ow)
+        return fold(columns, self.shape, self.kernel, self.stride, (0, 0))
 
 
 # ----------------------------------------------------------------------------------------
@@ -588,7 +605,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, in
     oh = conv_output_size(x.shape[2], kh, stride[0], padding[0])
     ow = conv_output_size(x.shape[3], kw, stride[1], padding[1])
     columns = Unfold.apply(x, kernel=(kh, kw), stride=stride, padding=padding)
-    z = (weight.reshape(out_channels, -1) @ columns).reshape(n, out_channels, oh, ow)
+    z = weight.reshape(out_channels, -1) @ columns  # (out, N·places): one matrix product
+    z = z.reshape(out_channels, n, oh, ow).permute(1, 0, 2, 3)
     return z if bias is None else z + bias.reshape(1, out_channels, 1, 1)
 
 
@@ -599,7 +617,7 @@ def avg_pool2d(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int]) -> T
     columns = Unfold.apply(x.reshape(n * c, 1, h, w), kernel=kernel, stride=stride,
                            padding=(0, 0))
     oh, ow = (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
-    return columns.mean(axis=1).reshape(n, c, oh, ow)
+    return columns.mean(axis=0).reshape(n, c, oh, ow)
 
 
 def normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:

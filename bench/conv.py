@@ -1,0 +1,149 @@
+"""Time one training step of examples/conv_digits.py's LeNet: tinygrad_edu against PyTorch.
+
+One step = forward (two convolutions, ReLU, max-pooling, linear), cross-entropy, backward,
+Adam's update, from the same starting weights; the systems' weights after one step are
+checked equal first. Eager and replayed (tg.jit) steps are timed, and PyTorch's CPU step
+when it is installed, in interleaved blocks; the table gives medians in milliseconds and
+each system's time over PyTorch's.
+
+    OPENBLAS_NUM_THREADS=1 python bench/conv.py           # batch 32 and 128
+    python bench/conv.py --quick                          # fewer, shorter blocks
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+import tinygrad_edu as tg
+from tinygrad_edu import Tensor, nn, optim
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+from conv_digits import lenet
+
+LR = 1e-3
+
+
+def make_data(batch: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(batch)
+    return rng.random((batch, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, batch)
+
+
+def tinygrad_step(model: nn.Module, x: np.ndarray, y: np.ndarray, replay: bool
+                  ) -> Callable[[], None]:
+    optimizer = optim.Adam(model.parameters(), lr=LR)
+    inputs, labels = Tensor(x), Tensor(y)
+
+    def train_step(xb: Tensor, yb: Tensor) -> Tensor:
+        optimizer.zero_grad()
+        loss = nn.cross_entropy(model(xb), yb)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    run = tg.jit(train_step) if replay else train_step
+    return lambda: run(inputs, labels)
+
+
+def torch_step(state: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray
+               ) -> tuple[Callable[[], None], Callable[[], dict[str, np.ndarray]]] | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    tn = torch.nn
+    model = tn.Sequential(tn.Conv2d(1, 8, 5, padding=2), tn.ReLU(), tn.MaxPool2d(2),
+                          tn.Conv2d(8, 16, 5), tn.ReLU(), tn.MaxPool2d(2), tn.Flatten(),
+                          tn.Linear(16 * 5 * 5, 10))
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in state.items()})
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    inputs, labels = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step() -> None:
+        optimizer.zero_grad()
+        loss = tn.functional.cross_entropy(model(inputs), labels)
+        loss.backward()
+        optimizer.step()
+
+    return step, lambda: {k: v.detach().numpy() for k, v in model.state_dict().items()}
+
+
+def check_same_step(batch: int) -> None:
+    """One step of each system from the same weights must leave (nearly) the same weights."""
+    x, y = make_data(batch)
+    eager, replayed = lenet(0), lenet(0)
+    replayed.load_state_dict(eager.state_dict())
+    state = eager.state_dict()
+    tinygrad_step(eager, x, y, replay=False)()
+    tinygrad_step(replayed, x, y, replay=True)()  # (recorded: replays are tested in tests/)
+    if any(not np.array_equal(eager.state_dict()[k], replayed.state_dict()[k]) for k in state):
+        sys.exit("the jit step's weights differ from the eager step's")
+    torch_run = torch_step(state, x, y)
+    if torch_run is not None:
+        torch_run[0]()
+        for key, value in torch_run[1]().items():
+            if not np.allclose(eager.state_dict()[key], value, rtol=1e-3, atol=1e-5):
+                sys.exit(f"{key} differs from PyTorch's after one step")
+
+
+def block(step: Callable[[], None], repeats: int) -> float:
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    return (time.perf_counter() - start) / repeats
+
+
+def measure(batch: int, blocks: int, seconds_per_block: float) -> dict[str, float]:
+    x, y = make_data(batch)
+    base = lenet(0)
+    steps: dict[str, Callable[[], None]] = {}
+    for name, replay in (("eager", False), ("replay", True)):
+        model = lenet(0)
+        model.load_state_dict(base.state_dict())
+        steps[name] = tinygrad_step(model, x, y, replay)
+    torch_run = torch_step(base.state_dict(), x, y)
+    if torch_run is not None:
+        steps["pytorch"] = torch_run[0]
+    repeats = {}
+    for name, step in steps.items():
+        for _ in range(3):
+            step()
+        repeats[name] = max(3, int(seconds_per_block / block(step, 3)))
+    samples: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(blocks):
+        for name, step in steps.items():
+            samples[name].append(block(step, repeats[name]))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="benchmark one LeNet training step")
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter blocks")
+    parser.add_argument("--batches", type=int, nargs="+", default=[32, 128])
+    args = parser.parse_args(argv)
+    blocks, per_block = (3, 0.2) if args.quick else (11, 0.5)
+    print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}, "
+          f"{os.cpu_count()} cores")
+    print(f"{'batch':>5} {'pytorch ms':>11} {'eager ms':>9} {'ratio':>6} {'replay ms':>10} "
+          f"{'ratio':>6}")
+    for batch in args.batches:
+        check_same_step(batch)
+        medians = measure(batch, blocks, per_block)
+        torch_ms = medians.get("pytorch")
+        row = f"{batch:>5} {torch_ms * 1e3 if torch_ms else float('nan'):11.2f}"
+        for name in ("eager", "replay"):
+            ratio = medians[name] / torch_ms if torch_ms else float("nan")
+            row += f" {medians[name] * 1e3:9.2f} {ratio:6.2f}"
+        print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()
