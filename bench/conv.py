@@ -22,11 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-import tinygrad_edu as tg
 from tinygrad_edu import Tensor, nn, optim
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-from conv_digits import lenet
+from conv_digits import flagship, lenet
 
 LR = 1e-3
 
@@ -39,16 +38,8 @@ def make_data(batch: int) -> tuple[np.ndarray, np.ndarray]:
 def tinygrad_step(model: nn.Module, x: np.ndarray, y: np.ndarray, replay: bool
                   ) -> Callable[[], None]:
     optimizer = optim.Adam(model.parameters(), lr=LR)
+    run = flagship.make_train_step(model, optimizer, "cross-entropy", replay)  # the example's
     inputs, labels = Tensor(x), Tensor(y)
-
-    def train_step(xb: Tensor, yb: Tensor) -> Tensor:
-        optimizer.zero_grad()
-        loss = nn.cross_entropy(model(xb), yb)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    run = tg.jit(train_step) if replay else train_step
     return lambda: run(inputs, labels)
 
 

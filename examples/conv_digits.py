@@ -22,13 +22,11 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from tinygrad_edu.examples import mnist as flagship
 
-import tinygrad_edu as tg
 from tinygrad_edu import Tensor, datasets, nn, no_grad, optim
 
 Split = tuple[np.ndarray, np.ndarray]
@@ -42,21 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=32, help="digits per gradient step")
     parser.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate "
                         "(×0.3 after 60%% of the epochs, ×0.1 after 80%%)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed for the starting weights, shuffling and shifts")
-    parser.add_argument("--no-augment", dest="augment", action="store_false",
-                        help="train on the digits as they are, not shifted by up to a pixel")
-    parser.add_argument("--no-jit", dest="jit", action="store_false",
-                        help="run every step eagerly instead of replaying it with tg.jit")
     parser.add_argument("--no-mlp", dest="mlp", action="store_false",
                         help="skip training the flagship MLP for comparison")
-    parser.add_argument("--data", type=Path, help="folder for full MNIST (downloaded if "
-                        "missing) instead of the embedded 5,000-digit sample")
-    parser.add_argument("--test-dir", type=Path, help="folder with a separate test set "
-                        "(t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)")
-    parser.add_argument("--save", type=Path, help="write the trained weights here (.npz)")
-    parser.add_argument("--figure", type=Path, default=flagship.OUT / "conv_digits.png",
-                        help="where to save the figure (needs matplotlib)")
+    flagship.add_common_options(parser, flagship.OUT / "conv_digits.png")
     return parser
 
 
@@ -93,18 +79,6 @@ def images(pixels: np.ndarray) -> np.ndarray:
     return (pixels[:, None] / 255.0).astype(np.float32)
 
 
-def make_train_step(model: nn.Module, optimizer: optim.Optimizer, use_jit: bool
-                    ) -> Callable[[Tensor, Tensor], Tensor]:
-    def train_step(x: Tensor, labels: Tensor) -> Tensor:
-        optimizer.zero_grad()
-        cost = nn.cross_entropy(model(x), labels)
-        cost.backward()
-        optimizer.step()
-        return cost
-
-    return tg.jit(train_step) if use_jit else train_step
-
-
 @no_grad()
 def predict(model: nn.Module, pixels: np.ndarray) -> np.ndarray:
     """The highest score of each digit, a batch at a time."""
@@ -117,7 +91,7 @@ def train(args: argparse.Namespace, train_split: Split, test: Split
     """Train the LeNet; return it, its test accuracy and the seconds it took."""
     model = lenet(args.seed)
     optimizer = optim.Adam(model.parameters(), lr=args.lr)
-    step = make_train_step(model, optimizer, args.jit)
+    step = flagship.make_train_step(model, optimizer, "cross-entropy", args.jit)
     rng = np.random.default_rng(args.seed)
     started = time.perf_counter()
     for epoch in range(args.epochs):
@@ -177,12 +151,8 @@ def save_figure(model: nn.Sequential, test: Split, path: Path) -> None:
         axis.imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
         axis.set_axis_off()
         axis.set_title(f"filter {k}", fontsize=8)
-    guesses = predict(model, test[0])
-    for k, index in enumerate(np.flatnonzero(guesses != test[1])[:12]):
-        axis = figure.add_subplot(grid[1, k])
-        axis.imshow(test[0][index], cmap="gray_r")
-        axis.set_title(f"{test[1][index]}→{guesses[index]}", fontsize=9)
-        axis.set_axis_off()
+    flagship.plot_mistakes(figure, [grid[1, k] for k in range(12)], test,
+                           predict(model, test[0]))
     figure.suptitle("top: the first layer's 5×5 filters (red +, blue −) · bottom: "
                     "label→guess mistakes")
     figure.savefig(path, dpi=90)

@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,22 +58,27 @@ def build_parser() -> argparse.ArgumentParser:
                         "cross-entropy on the last layer's weighted sums")
     parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd",
                         help="plain gradient descent, or Adam")
+    parser.add_argument("--compare-jit", action="store_true",
+                        help="first time one epoch eagerly and one replayed, and compare")
+    add_common_options(parser, OUT / "mnist_training.png")
+    return parser
+
+
+def add_common_options(parser: argparse.ArgumentParser, figure: Path) -> None:
+    """The options every digit example shares (conv_digits.py too): seed, data, output."""
     parser.add_argument("--seed", type=int, default=0,
                         help="seed for the starting weights, shuffling and shifts")
     parser.add_argument("--no-augment", dest="augment", action="store_false",
                         help="train on the digits as they are, not shifted by up to a pixel")
+    parser.add_argument("--no-jit", dest="jit", action="store_false",
+                        help="run every step eagerly instead of replaying it with tg.jit")
     parser.add_argument("--data", type=Path, help="folder for full MNIST (downloaded if "
                         "missing) instead of the embedded 5,000-digit sample")
     parser.add_argument("--test-dir", type=Path, help="folder with a separate test set "
                         "(t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)")
-    parser.add_argument("--no-jit", dest="jit", action="store_false",
-                        help="run every step eagerly instead of replaying it with tg.jit")
-    parser.add_argument("--compare-jit", action="store_true",
-                        help="first time one epoch eagerly and one replayed, and compare")
     parser.add_argument("--save", type=Path, help="write the trained weights here (.npz)")
-    parser.add_argument("--figure", type=Path, default=OUT / "mnist_training.png",
+    parser.add_argument("--figure", type=Path, default=figure,
                         help="where to save the figure (needs matplotlib)")
-    return parser
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -262,6 +268,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     return {"test_accuracy": float(test_accuracy), "seconds": seconds}
 
 
+def plot_mistakes(figure: Any, cells: list[Any], test: Split, guesses: np.ndarray) -> None:
+    """Digits the network got wrong, one per grid cell, titled label→guess."""
+    for cell, index in zip(cells, np.flatnonzero(guesses != test[1]), strict=False):
+        axis = figure.add_subplot(cell)
+        axis.imshow(test[0][index], cmap="gray_r")
+        axis.set_title(f"{test[1][index]}→{guesses[index]}", fontsize=9)
+        axis.set_axis_off()
+
+
 def save_figure(model: nn.Module, history: list[float], test: Split, path: Path) -> None:
     """Cost curve, the 16 first-layer neurons' weights as 28×28 images, and mistakes."""
     try:
@@ -285,12 +300,7 @@ def save_figure(model: nn.Module, history: list[float], test: Split, path: Path)
         axis = figure.add_subplot(grid[j // 8, 4 + j % 8])
         axis.imshow(row.reshape(28, 28), cmap="RdBu_r", vmin=-limit, vmax=limit)
         axis.set_axis_off()
-    guesses = predict(model, test[0])
-    for k, index in enumerate(np.flatnonzero(guesses != test[1])[:12]):
-        axis = figure.add_subplot(grid[2, k])
-        axis.imshow(test[0][index], cmap="gray_r")
-        axis.set_title(f"{test[1][index]}→{guesses[index]}", fontsize=9)
-        axis.set_axis_off()
+    plot_mistakes(figure, [grid[2, k] for k in range(12)], test, predict(model, test[0]))
     figure.suptitle("first-layer neurons' weights (red +, blue −) · bottom: label→guess mistakes")
     figure.savefig(path, dpi=90)
     print(f"figure saved to {path}")
