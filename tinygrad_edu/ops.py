@@ -517,7 +517,7 @@ class Unfold(Function):
         self.shape, self.kernel, self.stride, self.padding = x.shape, kernel, stride, padding
         (ph, pw) = padding
         padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
-        windows = _windows(np.ascontiguousarray(padded), kernel, stride)
+        windows = _windows(padded, kernel, stride)  # (any memory layout: strides are read)
         n, c, oh, ow, kh, kw = windows.shape
         return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * oh * ow)
 
@@ -550,35 +550,34 @@ class MaxPool2d(Function):
     name = "max_pool2d"
 
     # The largest value of each window, found offset by offset: `>` keeps the first of
-    # equal values, as PyTorch does (and no copy of every window is made).
+    # equal values, as PyTorch does (and no copy of every window is made). For the
+    # gradient it notes where in x (flattened) each window's largest value sits.
     def forward(self, x, kernel, stride):
-        self.shape, self.kernel, self.stride = x.shape, kernel, stride
-        windows = _windows(np.ascontiguousarray(x), kernel, stride)  # (N, C, oh, ow, kH, kW)
+        self.shape = x.shape
+        windows = _windows(x, kernel, stride)  # (N, C, oh, ow, kH, kW), a view
         largest = windows[..., 0, 0].copy()
-        self.first_max = np.zeros(largest.shape, np.intp)  # which offset holds it
-        for offset in range(1, kernel[0] * kernel[1]):
-            candidate = windows[..., offset // kernel[1], offset % kernel[1]]
-            larger = candidate > largest
-            np.copyto(largest, candidate, where=larger)
-            np.copyto(self.first_max, offset, where=larger)
+        step = np.zeros(largest.shape, np.intp)  # from each window's corner to its largest
+        for i in range(kernel[0]):
+            for j in range(kernel[1]):
+                if i or j:
+                    larger = windows[..., i, j] > largest
+                    np.copyto(largest, windows[..., i, j], where=larger)
+                    np.copyto(step, i * x.shape[3] + j, where=larger)
+        self.source = (self._corners(largest.shape, stride) + step).reshape(-1)
         return largest
 
-    # ∂max/∂x = 1 at each window's (first) largest value, 0 elsewhere: the gradient goes there
+    # ∂max/∂x = 1 at each window's (first) largest value, 0 elsewhere: the gradient goes
+    # there (where windows overlap and share their largest value, the shares add up)
     def backward(self, grad, out, x):
-        n, c, oh, ow = grad.shape
-        (kh, kw), (h, w) = self.kernel, self.shape[2:]
-        if self.stride == self.kernel and (oh * kh, ow * kw) == (h, w):
-            # windows that tile the image: a (N, C, oh, kH, ow, kW) mask laid out like x is
-            # 1 at each window's maximum; the gradient times it is ∂C/∂x, reshaped (no Fold)
-            rows, columns = self.first_max // kw, self.first_max % kw
-            hit = ((np.arange(kh)[:, None, None] == rows[:, :, :, None, :, None])
-                   & (np.arange(kw) == columns[:, :, :, None, :, None])).astype(grad.dtype)
-            return (grad.reshape(n, c, oh, 1, ow, 1) * hit).reshape(n, c, h, w)
-        k = kh * kw
-        hit = (np.arange(k) == self.first_max[..., None]).astype(grad.dtype)  # (N,C,oh,ow,k)
-        spread = expand(grad.reshape(n, c, oh, ow, 1), hit.shape) * hit
-        columns = permute(spread, (1, 4, 0, 2, 3)).reshape(c * k, n * oh * ow)
-        return fold(columns, self.shape, self.kernel, self.stride, (0, 0))
+        size = int(np.prod(self.shape))
+        return scatter_add(grad.reshape(-1), self.source, (size,)).reshape(self.shape)
+
+    def _corners(self, out_shape, stride):
+        """The flat position in x of each window's top-left corner."""
+        n, c, h, w = self.shape
+        rows = np.arange(out_shape[2])[:, None] * (stride[0] * w)
+        columns = np.arange(out_shape[3]) * stride[1]
+        return np.arange(n * c).reshape(n, c, 1, 1) * (h * w) + rows + columns
 
 
 # ----------------------------------------------------------------------------------------
