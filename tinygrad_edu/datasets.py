@@ -240,7 +240,7 @@ def ensure_file(root: Path, name: str, download: bool, mirrors: Sequence[str],
             payload = _download(mirror + name, timeout)
         except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
             # refused, timed out, or not speaking HTTP at all: say so and try the next one
-            reason = getattr(err, "reason", None) or err or type(err).__name__
+            reason = getattr(err, "reason", None) or str(err) or type(err).__name__
             errors.append(f"{mirror}{name}: {reason}")
             print(f"mnist: {mirror} failed ({reason}); trying the next mirror",
                   file=sys.stderr)

@@ -615,7 +615,8 @@ def avg_pool2d(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int]) -> T
     n, c, h, w = x.shape
     columns = Unfold.apply(x.reshape(n * c, 1, h, w), kernel=kernel, stride=stride,
                            padding=(0, 0))
-    oh, ow = (h - kernel[0]) // stride[0] + 1, (w - kernel[1]) // stride[1] + 1
+    oh = conv_output_size(h, kernel[0], stride[0], 0)
+    ow = conv_output_size(w, kernel[1], stride[1], 0)
     return columns.mean(axis=0).reshape(n, c, oh, ow)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from tinygrad_edu.tensor import Recording, Tensor, VersionCounter, next_stamp, note_call
+from tinygrad_edu.tensor import Recording, Tensor, next_stamp, note_call
 
 
 class Optimizer:
@@ -27,11 +27,8 @@ class Optimizer:
                                 f"{type(p).__name__}")
             unique.setdefault(id(p), p)
         self.params = list(unique.values())
-        self.versions: list[VersionCounter] = []  # every update is counted: see step()
-        for p in self.params:
-            if p._versions is None:
-                p._versions = VersionCounter()
-            self.versions.append(p._versions)
+        # every update is counted (see step): each parameter's counter, made now
+        self.versions = [p._version_counter() for p in self.params]
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
         self._check("lr", lr, lr >= 0, "a finite number ≥ 0")

@@ -68,7 +68,7 @@ class VersionCounter:
         together, an optimizer's step, share one)."""
         global _latest_change
         self.count += 1
-        self.last = _latest_change = next(_creation_counter) if stamp is None else stamp
+        self.last = _latest_change = next_stamp() if stamp is None else stamp
         self.recent.append(self.last)
 
     def version_at(self, stamp: int) -> str:
@@ -306,9 +306,7 @@ def _share_versions(view: Tensor, inputs: Sequence[Tensor]) -> None:
     so they count versions together (as a PyTorch view shares its base's counter)."""
     for t in inputs:
         if np.may_share_memory(view.data, t.data):
-            if t._versions is None:
-                t._versions = VersionCounter()
-            view._versions = t._versions
+            view._versions = t._version_counter()
             return
 
 
@@ -715,9 +713,7 @@ class Tensor:
     def detach(self) -> Tensor:
         """The same data, cut from the graph: no gradient flows through it."""
         out = Tensor._wrap(self.data)
-        if self._versions is None:  # the same memory: the same version counter
-            self._versions = VersionCounter()
-        out._versions = self._versions
+        out._versions = self._version_counter()  # the same memory: the same counter
         return out
 
     def clone(self) -> Tensor:
@@ -762,12 +758,12 @@ class Tensor:
         """How many times this tensor's memory was changed in place (PyTorch's name)."""
         return 0 if self._versions is None else self._versions.count
 
-    def _bump_version(self) -> None:
-        """Note an in-place change of this tensor's values (optimizers call this)."""
-        versions = self._versions
-        if versions is None:
-            versions = self._versions = VersionCounter()
-        versions.bump()
+    def _version_counter(self) -> VersionCounter:
+        """This tensor's version counter, made at first use (views, detach(), in-place
+        changes and optimizers share it)."""
+        if self._versions is None:
+            self._versions = VersionCounter()
+        return self._versions
 
     def _check_may_change(self, op: str) -> None:
         if not (_GradMode.enabled and self.requires_grad):
@@ -793,7 +789,7 @@ class Tensor:
             update(self.data)
         except ValueError as err:  # read-only views, shapes that do not broadcast
             raise ValueError(f"{op}: {err} (tensor of shape {self.shape})") from None
-        self._bump_version()
+        self._version_counter().bump()
         return self
 
     def _in_place_operand(self, other: Any, op: str, true_division: bool = False) -> np.ndarray:
