@@ -5,7 +5,7 @@ is installed; state_dicts that move between the two; bad input named at the laye
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinygrad_edu as tg
@@ -202,3 +202,17 @@ def test_jit_refuses_what_it_cannot_replay_in_a_conv_net():
     x = Tensor(np.random.default_rng(7).random((2, 1, 14, 14), np.float32))
     step(x)
     assert np.array_equal(step(x).data, model(x).data)
+
+
+@settings(max_examples=15)
+@given(kernel=st.integers(1, 3), stride=st.integers(1, 3), seed=st.integers(0, 2**16))
+def test_max_pool_second_derivative(kernel, stride, seed):
+    """Double backward goes through the recorded path of max pooling's gradient."""
+    x = Tensor(np.random.default_rng(seed).standard_normal((1, 2, 5, 5)), requires_grad=True)
+    assert gradgradcheck(lambda a: F.max_pool2d(a, kernel, stride) ** 2, [x])
+
+
+def test_max_pool_gradient_goes_to_the_first_of_equal_values():
+    x = Tensor(np.zeros((1, 1, 2, 4)), requires_grad=True)  # every window ties at 0
+    F.max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[[[1, 0, 1, 0], [0, 0, 0, 0]]]])

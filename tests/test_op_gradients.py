@@ -281,7 +281,7 @@ EVERY_OP = {
     ops.Unfold: (lambda a: ops.Unfold.apply(a, kernel=(2, 3), stride=(1, 2), padding=(1, 0)),
                  [(2, 2, 4, 5)]),
     ops.Fold: (lambda a: ops.Fold.apply(a, shape=(1, 2, 4, 5), kernel=(2, 3), stride=(1, 2),
-                                        padding=(1, 0)), [(12, 10)]),
+                                        padding=(1, 0)), [(1, 12, 10)]),
     ops.MaxPool2d: (lambda a: ops.MaxPool2d.apply(a, kernel=(2, 2), stride=(1, 2)),
                     [(2, 2, 4, 5)]),
 }

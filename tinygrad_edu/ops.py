@@ -232,12 +232,12 @@ class TanhOp(Function):
 
 class ReLUOp(Function):
     def forward(self, x):
-        self.positive = x > 0
         return np.maximum(x, 0)  # (not x·[x > 0]: −inf·0 would be NaN)
 
-    # d relu(x)/dx = 1 where x > 0, else 0 (we take 0 at the kink x = 0, as PyTorch)
+    # d relu(x)/dx = 1 where x > 0, else 0 (we take 0 at the kink x = 0, as PyTorch);
+    # x > 0 exactly where the saved output is > 0, so nothing else is kept
     def backward(self, grad, out, x):
-        return grad * self.positive
+        return grad * (values(out) > 0)
 
 
 class Exp(Function):
@@ -468,10 +468,11 @@ class IndexAdd(Function):
 #     m n o p                                       …  …  …  …
 #                                                   k  l  o  p
 #
-#     weight (out, C·kH·kW) @ columns (C·kH·kW, N·places) = (out, N·places) → (N, out, 2, 2)
+#     weight (out, C·kH·kW) @ columns (N, C·kH·kW, places) = (N, out, places) → (N, out, 2, 2)
 #
-# (The columns of all N images side by side: the whole batch is one matrix product, which
-# BLAS does several times faster than N small ones.)
+# Each image gets its own block of columns, so the batch is a stack of N matrices and `@`
+# multiplies the same weights into every one of them (the layout of PyTorch's F.unfold).
+# The result is already in (N, out, H, W) order: no transpose, no copy.
 #
 # Fold is the reverse: it adds each column's values back into the window they came from
 # (where windows overlap, they add up). That is exactly Unfold's gradient, and Unfold is
@@ -483,7 +484,8 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return (size + 2 * padding - kernel) // stride + 1
 
 
-def _windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
+def _windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+             writeable: bool = False) -> np.ndarray:
     """A view (N, C, outH, outW, kH, kW) of every window of x (N, C, H, W), no copy: numpy's
     stride tricks step through the same memory in window-sized hops."""
     n, c, h, w = x.shape
@@ -491,7 +493,7 @@ def _windows(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) ->
     sn, sc, sy, sx = x.strides
     shape = (n, c, (h - kh) // sh + 1, (w - kw) // sw + 1, kh, kw)
     return np.lib.stride_tricks.as_strided(x, shape, (sn, sc, sy * sh, sx * sw, sy, sx),
-                                           writeable=False)
+                                           writeable=writeable)
 
 
 def unfold(x: Any, kernel: tuple[int, int], stride: tuple[int, int],
@@ -511,7 +513,7 @@ def fold(columns: Any, shape: tuple[int, ...], kernel: tuple[int, int],
 
 
 class Unfold(Function):
-    """(N, C, H, W) → (C·kH·kW, N·places): each window of each image as a column (im2col)."""
+    """(N, C, H, W) → (N, C·kH·kW, places): each window of each image as a column (im2col)."""
 
     def forward(self, x, kernel, stride, padding):
         self.shape, self.kernel, self.stride, self.padding = x.shape, kernel, stride, padding
@@ -519,7 +521,7 @@ class Unfold(Function):
         padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
         windows = _windows(padded, kernel, stride)  # (any memory layout: strides are read)
         n, c, oh, ow, kh, kw = windows.shape
-        return windows.transpose(1, 4, 5, 0, 2, 3).reshape(c * kh * kw, n * oh * ow)
+        return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
 
     # each pixel was copied into every window covering it: its gradient sums those copies
     def backward(self, grad, out, x):
@@ -527,19 +529,19 @@ class Unfold(Function):
 
 
 class Fold(Function):
-    """(C·kH·kW, N·places) → (N, C, H, W): columns added back into their windows (col2im)."""
+    """(N, C·kH·kW, places) → (N, C, H, W): columns added back into their windows (col2im)."""
 
     def forward(self, columns, shape, kernel, stride, padding):
         self.kernel, self.stride, self.padding = kernel, stride, padding
         n, c, h, w = shape
         (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
         oh, ow = conv_output_size(h, kh, sh, ph), conv_output_size(w, kw, sw, pw)
-        blocks = columns.reshape(c, kh, kw, n, oh, ow)
+        blocks = columns.reshape(n, c, kh, kw, oh, ow)
         padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), columns.dtype)
-        for i in range(kh):  # one strided slice per kernel offset: kH·kW vectorised adds
-            for j in range(kw):
-                padded[:, :, i:i + sh * oh:sh, j:j + sw * ow:sw] += blocks[:, i, j].swapaxes(0, 1)
-        return padded[:, :, ph:ph + h, pw:pw + w].copy()
+        windows = _windows(padded, kernel, stride, writeable=True)  # its windows, written to
+        for i, j in np.ndindex(kh, kw):  # one strided add per kernel offset: kH·kW in all
+            windows[..., i, j] += blocks[:, :, i, j]  # (one offset's windows never overlap)
+        return padded[:, :, ph:ph + h, pw:pw + w]  # (a view: the inside, not copied)
 
     # Fold adds each column into its window; reading the windows out again is its gradient
     def backward(self, grad, out, columns):
@@ -549,35 +551,52 @@ class Fold(Function):
 class MaxPool2d(Function):
     name = "max_pool2d"
 
-    # The largest value of each window, found offset by offset: `>` keeps the first of
-    # equal values, as PyTorch does (and no copy of every window is made). For the
-    # gradient it notes where in x (flattened) each window's largest value sits.
+    # The largest value of each window: a running maximum over the kH·kW offsets, each a
+    # strided view of every window at once (no copy of the windows is made). A NaN in a
+    # window makes its maximum NaN, as in PyTorch.
     def forward(self, x, kernel, stride):
-        self.shape = x.shape
+        self.kernel, self.stride = kernel, stride
         windows = _windows(x, kernel, stride)  # (N, C, oh, ow, kH, kW), a view
         largest = windows[..., 0, 0].copy()
-        step = np.zeros(largest.shape, np.intp)  # from each window's corner to its largest
-        for i in range(kernel[0]):
-            for j in range(kernel[1]):
-                if i or j:
-                    larger = windows[..., i, j] > largest
-                    np.copyto(largest, windows[..., i, j], where=larger)
-                    np.copyto(step, i * x.shape[3] + j, where=larger)
-        self.source = (self._corners(largest.shape, stride) + step).reshape(-1)
+        for i, j in list(np.ndindex(*kernel))[1:]:
+            np.maximum(largest, windows[..., i, j], out=largest)
         return largest
 
-    # ∂max/∂x = 1 at each window's (first) largest value, 0 elsewhere: the gradient goes
-    # there (where windows overlap and share their largest value, the shares add up)
+    # ∂max/∂x = 1 at each window's largest value (the first one where several are equal,
+    # as PyTorch), 0 elsewhere. Offset by offset, the windows whose largest value sits at
+    # that offset pass their gradient to that pixel; where windows overlap, shares add up.
     def backward(self, grad, out, x):
-        size = int(np.prod(self.shape))
-        return scatter_add(grad.reshape(-1), self.source, (size,)).reshape(self.shape)
+        places = self._first_largest(values(x), values(out))
+        if isinstance(grad, Tensor):  # under create_graph: the same sum, as recorded ops
+            return self._recorded_backward(grad, places, x.shape)
+        dx = np.zeros_like(x)
+        dx_windows = _windows(dx, self.kernel, self.stride, writeable=True)
+        for (i, j), here in places:
+            dx_windows[..., i, j] += grad * here
+        return dx
 
-    def _corners(self, out_shape, stride):
-        """The flat position in x of each window's top-left corner."""
-        n, c, h, w = self.shape
-        rows = np.arange(out_shape[2])[:, None] * (stride[0] * w)
-        columns = np.arange(out_shape[3]) * stride[1]
-        return np.arange(n * c).reshape(n, c, 1, 1) * (h * w) + rows + columns
+    def _first_largest(self, x, largest):
+        """For each kernel offset (i, j), which windows have their first largest value
+        there (row by row): one bool per window."""
+        windows = _windows(x, self.kernel, self.stride)
+        taken = np.zeros(largest.shape, bool)  # windows whose largest value was found
+        places = []
+        for i, j in np.ndindex(*self.kernel):
+            here = (windows[..., i, j] == largest) & ~taken
+            taken |= here
+            places.append(((i, j), here))
+        return places
+
+    def _recorded_backward(self, grad, places, shape):
+        """The gradient as a column per window (zero except at its largest value), folded
+        back into the image: ops that can be differentiated again."""
+        n, c, oh, ow = grad.shape
+        (kh, kw) = self.kernel
+        at_max = np.stack([here for _, here in places], axis=-1).reshape(n, c, oh, ow, kh, kw)
+        spread = grad.reshape(n, c, oh, ow, 1, 1) * at_max
+        columns = permute(spread, (0, 1, 4, 5, 2, 3)).reshape(n, c * kh * kw, oh * ow)
+        return Fold.apply(columns, shape=shape, kernel=self.kernel, stride=self.stride,
+                          padding=(0, 0))
 
 
 # ----------------------------------------------------------------------------------------
@@ -604,9 +623,10 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple[int, in
     oh = conv_output_size(x.shape[2], kh, stride[0], padding[0])
     ow = conv_output_size(x.shape[3], kw, stride[1], padding[1])
     columns = Unfold.apply(x, kernel=(kh, kw), stride=stride, padding=padding)
-    z = weight.reshape(out_channels, -1) @ columns  # (out, N·places): one matrix product
-    z = z.reshape(out_channels, n, oh, ow).permute(1, 0, 2, 3)
-    return z if bias is None else z + bias.reshape(1, out_channels, 1, 1)
+    z = weight.reshape(out_channels, -1) @ columns  # (N, out, places), one product per image
+    if bias is not None:
+        z = z + bias.reshape(out_channels, 1)  # one bias per output channel, at every place
+    return z.reshape(n, out_channels, oh, ow)
 
 
 def avg_pool2d(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int]) -> Tensor:
@@ -617,7 +637,7 @@ def avg_pool2d(x: Tensor, kernel: tuple[int, int], stride: tuple[int, int]) -> T
                            padding=(0, 0))
     oh = conv_output_size(h, kernel[0], stride[0], 0)
     ow = conv_output_size(w, kernel[1], stride[1], 0)
-    return columns.mean(axis=0).reshape(n, c, oh, ow)
+    return columns.mean(axis=1).reshape(n, c, oh, ow)
 
 
 def normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
