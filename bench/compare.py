@@ -4,6 +4,8 @@ process, so a speed change is measured in the same run rather than across noisy 
 
     OPENBLAS_NUM_THREADS=1 python bench/compare.py 910cd02            # B = 1, 10, 32
     OPENBLAS_NUM_THREADS=1 python bench/compare.py HEAD~3 --batches 128 1000 --blocks 100
+    OPENBLAS_NUM_THREADS=1 python bench/compare.py HEAD~1 --lenet --batches 32 128 \
+        --blocks 20 --steps 5                                        # examples/conv_digits' net
 """
 
 from __future__ import annotations
@@ -62,12 +64,32 @@ def eager_step(lib: Any, x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
     return step
 
 
+def lenet_step(lib: Any, x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
+    """One Adam step of examples/conv_digits.py's LeNet, built from `lib`'s layers."""
+    nn = lib.nn
+    model = nn.Sequential(nn.Conv2d(1, 8, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(8, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(16 * 5 * 5, 10))
+    lib.manual_seed(0)  # (both versions start from their own weights: the work is the same)
+    optimizer = lib.optim.Adam(model.parameters(), lr=1e-3)
+    inputs, labels = lib.Tensor(x.reshape(-1, 1, 28, 28)), y
+
+    def step() -> None:
+        loss = nn.functional.cross_entropy(model(inputs), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="eager step: a revision against now")
     parser.add_argument("revision", help="a git revision, e.g. 910cd02 or HEAD~2")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 10, 32])
     parser.add_argument("--blocks", type=int, default=300, help="interleaved blocks")
     parser.add_argument("--steps", type=int, default=30, help="steps per block")
+    parser.add_argument("--lenet", action="store_true", help="the conv example's step")
     args = parser.parse_args(argv)
     import tinygrad_edu as now
 
@@ -76,9 +98,12 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.blocks} blocks of {args.steps} steps")
     for batch in args.batches:
         x, y = make_data(batch, np.float32)
-        steps = {"then": eager_step(then, x, y), "now": eager_step(now, x, y)}
+        make = eager_step
+        if args.lenet:
+            make, y = lenet_step, np.argmax(y, axis=1)
+        steps = {"then": make(then, x, y), "now": make(now, x, y)}
         for step in steps.values():
-            for _ in range(200):
+            for _ in range(10 if args.lenet else 200):
                 step()
         samples: dict[str, list[float]] = {name: [] for name in steps}
         for _ in range(args.blocks):

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from tinygrad_edu.tensor import Recording, Tensor, next_stamp, note_call
+from tinygrad_edu.tensor import Recording, Tensor, bump_together, note_call
 
 
 class Optimizer:
@@ -54,13 +54,13 @@ class Optimizer:
         """One update of every parameter that has a gradient."""
         if Recording.active is not None:  # a jit step: replays call this again here
             note_call(self.step)
-        stamp = next_stamp()  # one time stamp for the whole update
+        changed = []
         for p, versions in zip(self.params, self.versions, strict=True):
             if p.grad is not None:
-                # in place, so anything holding p.data sees the new values; the version
-                # bump lets a graph that saved the old values refuse to backpropagate
-                self.update(p, p.grad.data)
-                versions.bump(stamp)
+                self.update(p, p.grad.data)  # in place: whatever holds p.data sees new values
+                changed.append(versions)
+        # the versions go up, so a graph that saved the old values refuses to backpropagate
+        bump_together(changed)
 
     def update(self, p: Tensor, g: np.ndarray) -> None:
         """Change `p.data` in place, given its gradient `g`."""

@@ -20,7 +20,7 @@ import heapq
 import itertools
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -63,13 +63,9 @@ class VersionCounter:
         self.last = -1  # the stamp of the latest change
         self.recent: deque[int] = deque(maxlen=16)  # the latest stamps, to name old versions
 
-    def bump(self, stamp: int | None = None) -> None:
-        """One more in-place change, at `stamp` (a new one unless several changes made
-        together, an optimizer's step, share one)."""
-        global _latest_change
-        self.count += 1
-        self.last = _latest_change = next_stamp() if stamp is None else stamp
-        self.recent.append(self.last)
+    def bump(self) -> None:
+        """One more in-place change."""
+        bump_together([self])
 
     def version_at(self, stamp: int) -> str:
         """The version as it was when `stamp` was taken ("≤ n" past what is remembered)."""
@@ -77,6 +73,16 @@ class VersionCounter:
         if later == len(self.recent) == self.recent.maxlen:
             return f"≤ {self.count - later}"
         return str(self.count - later)
+
+
+def bump_together(counters: Iterable[VersionCounter]) -> None:
+    """In-place changes made together (an optimizer's step): one time stamp for them all."""
+    global _latest_change
+    stamp = _latest_change = next_stamp()
+    for counter in counters:
+        counter.count += 1
+        counter.last = stamp
+        counter.recent.append(stamp)
 
 
 # ----------------------------------------------------------------------------------------
