@@ -216,3 +216,11 @@ def test_max_pool_gradient_goes_to_the_first_of_equal_values():
     x = Tensor(np.zeros((1, 1, 2, 4)), requires_grad=True)  # every window ties at 0
     F.max_pool2d(x, 2).sum().backward()
     np.testing.assert_array_equal(x.grad, [[[[1, 0, 1, 0], [0, 0, 0, 0]]]])
+
+
+def test_max_pool_of_a_window_with_nan_is_nan_and_its_gradient_goes_to_the_nan():
+    x = Tensor([[[[1.0, np.nan, 7.0, 2.0], [3.0, 4.0, 5.0, 6.0]]]], requires_grad=True)
+    out = F.max_pool2d(x, 2)
+    np.testing.assert_array_equal(out.data, [[[[np.nan, 7.0]]]])  # as PyTorch: NaN wins
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, [[[[0, 1, 1, 0], [0, 0, 0, 0]]]])

@@ -581,12 +581,17 @@ class MaxPool2d(Function):
 
     def _first_largest(self, x, largest):
         """For each kernel offset (i, j), which windows have their first largest value
-        there (row by row): one bool per window."""
+        there (row by row): one bool per window. (A window with several NaNs: the first;
+        PyTorch takes the last. The cost is NaN either way.)"""
         windows = _windows(x, self.kernel, self.stride)
         taken = np.zeros(largest.shape, bool)  # windows whose largest value was found
+        has_nan = bool(np.isnan(largest).any())  # a NaN is its window's maximum (NaN ≠ NaN)
         places = []
         for i, j in np.ndindex(*self.kernel):
-            here = (windows[..., i, j] == largest) & ~taken
+            here = windows[..., i, j] == largest
+            if has_nan:
+                here |= np.isnan(windows[..., i, j])
+            here &= ~taken
             taken |= here
             places.append(((i, j), here))
         return places
