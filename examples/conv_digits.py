@@ -136,13 +136,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
 def save_figure(model: nn.Sequential, test: Split, path: Path) -> None:
     """The 8 first-layer filters as 5×5 images, and digits the network got wrong."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        print("(install matplotlib to get a figure: pip install matplotlib)")
+    figure = flagship.new_figure(path, (12, 3.6))
+    if figure is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure = Figure(figsize=(12, 3.6), layout="constrained")  # (pyplot's backend untouched)
     grid = figure.add_gridspec(2, 12)
     filters = model[0].weight.data[:, 0]  # (8, 5, 5): what each first-layer filter looks for
     limit = np.abs(filters).max()
@@ -155,12 +151,7 @@ def save_figure(model: nn.Sequential, test: Split, path: Path) -> None:
                            predict(model, test[0]))
     figure.suptitle("top: the first layer's 5×5 filters (red +, blue −) · bottom: "
                     "label→guess mistakes")
-    figure.savefig(path, dpi=90)
-    print(f"figure saved to {path}")
-    if flagship.in_notebook():
-        from IPython.display import Image, display
-
-        display(Image(filename=str(path)))
+    flagship.save_and_show(figure, path)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from tinygrad_edu.examples import mnist as flagship
 
 from tinygrad_edu import Function, GradcheckError, Tensor, gradcheck, nn, numeric_jacobian
 
@@ -68,13 +69,9 @@ def sweep() -> dict[str, list[float]]:
 
 
 def plot(errors: dict[str, list[float]], path: Path) -> None:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        print("(install matplotlib for the plot: pip install matplotlib)")
+    figure = flagship.new_figure(path, (7, 4.5))  # (the digits example's helper)
+    if figure is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure = Figure(figsize=(7, 4.5), layout="constrained")  # (pyplot's backend untouched)
     axis = figure.subplots()
     for name, values in errors.items():
         axis.loglog(EPSILONS, values, "o-", label=name)

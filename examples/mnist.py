@@ -279,17 +279,11 @@ def plot_mistakes(figure: Any, cells: list[Any], test: Split, guesses: np.ndarra
 
 def save_figure(model: nn.Module, history: list[float], test: Split, path: Path) -> None:
     """Cost curve, the 16 first-layer neurons' weights as 28×28 images, and mistakes."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        print("(install matplotlib to get a figure: pip install matplotlib)")
+    figure = new_figure(path, (13, 5.5))
+    if figure is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)  # out/ by default
-    # A Figure on its own, not through pyplot: saving it needs no GUI, and it leaves
-    # matplotlib's backend alone (a notebook's later plots still show inline).
     # A 3 × 12 grid: the cost curve top left, the 16 neurons (2 rows of 8) top right,
     # a row of mistakes at the bottom.
-    figure = Figure(figsize=(13, 5.5), layout="constrained")
     grid = figure.add_gridspec(3, 12)
     curve = figure.add_subplot(grid[:2, :4])
     curve.plot(range(1, len(history) + 1), history)
@@ -302,9 +296,29 @@ def save_figure(model: nn.Module, history: list[float], test: Split, path: Path)
         axis.set_axis_off()
     plot_mistakes(figure, [grid[2, k] for k in range(12)], test, predict(model, test[0]))
     figure.suptitle("first-layer neurons' weights (red +, blue −) · bottom: label→guess mistakes")
+    save_and_show(figure, path)
+
+
+def new_figure(path: Path, size: tuple[float, float]) -> Any:
+    """A matplotlib Figure of `size` inches, with the folder of `path` made (out/ by
+    default); None, and how to install matplotlib, without it. A Figure on its own, not
+    through pyplot: saving it needs no GUI, and it leaves matplotlib's backend alone (a
+    notebook's later plots still show inline)."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        print("(install matplotlib to get a figure: pip install matplotlib)")
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return Figure(figsize=size, layout="constrained")
+
+
+def save_and_show(figure: Any, path: Path) -> None:
+    """Save the figure; in a notebook also show it in the cell (a bare Figure has no
+    notebook display of its own)."""
     figure.savefig(path, dpi=90)
     print(f"figure saved to {path}")
-    if in_notebook():  # show it in the cell (a bare Figure has no notebook display)
+    if in_notebook():
         from IPython.display import Image, display
 
         display(Image(filename=str(path)))
