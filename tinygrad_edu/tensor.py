@@ -20,7 +20,7 @@ import heapq
 import itertools
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -75,9 +75,11 @@ class VersionCounter:
         return str(self.count - later)
 
 
-def bump_together(counters: Iterable[VersionCounter]) -> None:
+def bump_together(counters: Sequence[VersionCounter]) -> None:
     """In-place changes made together (an optimizer's step): one time stamp for them all."""
     global _latest_change
+    if not counters:  # nothing changed: no stamp, so no backward has versions to check
+        return
     stamp = _latest_change = next_stamp()
     for counter in counters:
         counter.count += 1
