@@ -51,31 +51,29 @@ def load_revision(revision: str) -> Any:
 
 
 def eager_step(lib: Any, x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
+    """One SGD step of the seed network (squared error), built from `lib`."""
     model = lib.nn.MLP(SIZES, seed=0, dtype=x.dtype)
     optimizer = lib.optim.SGD(model.parameters(), lr=LR)
-    inputs, targets = lib.Tensor(x), lib.Tensor(y)
-
-    def step() -> None:
-        loss = lib.nn.mse_loss(model(inputs), targets)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    return step
+    return training_step(model, optimizer, lib.nn.mse_loss, lib.Tensor(x), lib.Tensor(y))
 
 
 def lenet_step(lib: Any, x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
     """One Adam step of examples/conv_digits.py's LeNet, built from `lib`'s layers."""
     nn = lib.nn
+    lib.manual_seed(0)  # the same starting weights in both versions
     model = nn.Sequential(nn.Conv2d(1, 8, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Conv2d(8, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                           nn.Linear(16 * 5 * 5, 10))
-    lib.manual_seed(0)  # (both versions start from their own weights: the work is the same)
     optimizer = lib.optim.Adam(model.parameters(), lr=1e-3)
-    inputs, labels = lib.Tensor(x.reshape(-1, 1, 28, 28)), y
+    return training_step(model, optimizer, nn.functional.cross_entropy,
+                         lib.Tensor(x.reshape(-1, 1, 28, 28)), y)
 
+
+def training_step(model: Any, optimizer: Any, loss_of: Callable[[Any, Any], Any],
+                  inputs: Any, targets: Any) -> Callable[[], None]:
+    """forward, cost, backward, update: the step both systems are timed on."""
     def step() -> None:
-        loss = nn.functional.cross_entropy(model(inputs), labels)
+        loss = loss_of(model(inputs), targets)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
