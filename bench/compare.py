@@ -32,8 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def load_revision(revision: str) -> Any:
     """tinygrad_edu as it was at `revision`, imported as `tinygrad_edu_at_rev`."""
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "tinygrad_edu"],
-                             capture_output=True, check=True).stdout
+    done = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "tinygrad_edu"],
+                          capture_output=True)
+    if done.returncode:
+        sys.exit(f"compare: git cannot read tinygrad_edu at {revision!r}: "
+                 f"{done.stderr.decode().strip()}")
+    archive = done.stdout
     folder = Path(tempfile.mkdtemp()) / "tinygrad_edu_at_rev"
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         for member in tar.getmembers():
