@@ -282,6 +282,8 @@ EVERY_OP = {
                  [(2, 2, 4, 5)]),
     ops.Fold: (lambda a: ops.Fold.apply(a, shape=(1, 2, 4, 5), kernel=(2, 3), stride=(1, 2),
                                         padding=(1, 0)), [(1, 12, 10)]),
+    ops.Conv2d: (lambda x, w, b: ops.Conv2d.apply(x, w, b, stride=(2, 1), padding=(1, 2)),
+                 [(2, 3, 5, 4), (4, 3, 2, 3), (4,)]),
     ops.MaxPool2d: (lambda a: ops.MaxPool2d.apply(a, kernel=(2, 2), stride=(1, 2)),
                     [(2, 2, 4, 5)]),
 }

@@ -110,7 +110,8 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
                          f"weight of shape {weight.shape} expects {weight.shape[1]}")
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), got {bias.shape}")
-    return ops.conv2d(x, weight, bias, stride, padding)
+    inputs = (x, weight) if bias is None else (x, weight, bias)
+    return ops.Conv2d.apply(*inputs, stride=stride, padding=padding)
 
 
 def max_pool2d(x: Tensor, kernel_size: int | tuple[int, int],
