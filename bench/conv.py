@@ -3,8 +3,9 @@
 One step = forward (two convolutions, ReLU, max-pooling, linear), cross-entropy, backward,
 Adam's update, from the same starting weights; the systems' weights after one step are
 checked equal first. Eager and replayed (tg.jit) steps are timed, and PyTorch's CPU step
-when it is installed, in interleaved blocks; the table gives medians in milliseconds and
-each system's time over PyTorch's.
+when it is installed, each in a process of its own, in interleaved blocks; the table gives
+medians in milliseconds, each system's time over PyTorch's, and the page faults per step
+(memory the system had to hand out afresh; the README says why they matter here).
 
     OPENBLAS_NUM_THREADS=1 python bench/conv.py           # batch 32 and 128
     python bench/conv.py --quick                          # fewer, shorter blocks
@@ -13,11 +14,15 @@ each system's time over PyTorch's.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import multiprocessing
 import os
+import resource
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
@@ -85,34 +90,64 @@ def check_same_step(batch: int) -> None:
                 sys.exit(f"{key} differs from PyTorch's after one step")
 
 
-def block(step: Callable[[], None], repeats: int) -> float:
+def block(step: Callable[[], None], repeats: int) -> tuple[float, float]:
+    """Seconds and minor page faults per step, over `repeats` steps."""
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     start = time.perf_counter()
     for _ in range(repeats):
         step()
-    return (time.perf_counter() - start) / repeats
+    seconds = time.perf_counter() - start
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+    return seconds / repeats, faults / repeats
 
 
-def measure(batch: int, blocks: int, seconds_per_block: float) -> dict[str, float]:
+def build_step(system: str, batch: int) -> Callable[[], None]:
+    """One system's training step on the benchmark's batch, from lenet(0)'s weights."""
     x, y = make_data(batch)
-    base = lenet(0)
-    steps: dict[str, Callable[[], None]] = {}
-    for name, replay in (("eager", False), ("replay", True)):
-        model = lenet(0)
-        model.load_state_dict(base.state_dict())
-        steps[name] = tinygrad_step(model, x, y, replay)
-    torch_run = torch_step(base.state_dict(), x, y)
-    if torch_run is not None:
-        steps["pytorch"] = torch_run[0]
+    if system == "pytorch":
+        torch_run = torch_step(lenet(0).state_dict(), x, y)
+        assert torch_run is not None, "measure() asks for pytorch only when it is installed"
+        return torch_run[0]
+    return tinygrad_step(lenet(0), x, y, replay=system == "replay")
+
+
+def worker(system: str, batch: int, connection: Connection) -> None:
+    """Runs in a process of its own: builds the step, then times blocks when asked."""
+    step = build_step(system, batch)
+    for _ in range(3):  # warm up (and let the replay record)
+        step()
+    for repeats in iter(connection.recv, None):
+        connection.send(block(step, repeats))
+
+
+def measure(batch: int, blocks: int, seconds_per_block: float) -> dict[str, tuple[float, float]]:
+    """Median ms and page faults per step for each system, each in its own process.
+
+    Separate processes, because numpy's speed here depends on the memory allocator's state
+    (see the README): in one process, one system's arrays change when the allocator hands
+    memory back to the system, and so the other system's page faults. Blocks still take
+    turns, so a slow moment of the machine hits every system alike."""
+    systems = ["eager", "replay"] + (["pytorch"] if importlib.util.find_spec("torch") else [])
+    context = multiprocessing.get_context("spawn")
+    connections = {}
+    for system in systems:
+        ours, theirs = context.Pipe()
+        context.Process(target=worker, args=(system, batch, theirs), daemon=True).start()
+        connections[system] = ours
     repeats = {}
-    for name, step in steps.items():
-        for _ in range(3):
-            step()
-        repeats[name] = max(3, int(seconds_per_block / block(step, 3)))
-    samples: dict[str, list[float]] = {name: [] for name in steps}
+    for system, connection in connections.items():
+        connection.send(3)
+        repeats[system] = max(3, int(seconds_per_block / connection.recv()[0]))
+    samples: dict[str, list[tuple[float, float]]] = {system: [] for system in systems}
     for _ in range(blocks):
-        for name, step in steps.items():
-            samples[name].append(block(step, repeats[name]))
-    return {name: statistics.median(values) for name, values in samples.items()}
+        for system, connection in connections.items():
+            connection.send(repeats[system])
+            samples[system].append(connection.recv())
+    for connection in connections.values():
+        connection.send(None)
+    return {system: (statistics.median(s for s, _ in values) * 1e3,
+                     statistics.median(f for _, f in values))
+            for system, values in samples.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -124,15 +159,16 @@ def main(argv: list[str] | None = None) -> None:
     print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}, "
           f"{os.cpu_count()} cores")
     print(f"{'batch':>5} {'pytorch ms':>11} {'eager ms':>9} {'ratio':>6} {'replay ms':>10} "
-          f"{'ratio':>6}")
+          f"{'ratio':>6}   page faults per step: pytorch, eager, replay")
     for batch in args.batches:
         check_same_step(batch)
-        medians = measure(batch, blocks, per_block)
-        torch_ms = medians.get("pytorch")
-        row = f"{batch:>5} {torch_ms * 1e3 if torch_ms else float('nan'):11.2f}"
-        for name in ("eager", "replay"):
-            ratio = medians[name] / torch_ms if torch_ms else float("nan")
-            row += f" {medians[name] * 1e3:9.2f} {ratio:6.2f}"
+        results = measure(batch, blocks, per_block)
+        torch_ms, torch_faults = results.get("pytorch", (float("nan"), float("nan")))
+        row = f"{batch:>5} {torch_ms:11.2f}"
+        for system in ("eager", "replay"):
+            row += f" {results[system][0]:9.2f} {results[system][0] / torch_ms:6.2f}"
+        row += (f"   {torch_faults:.0f}, {results['eager'][1]:.0f}, "
+                f"{results['replay'][1]:.0f}")
         print(row, flush=True)
 
 
