@@ -181,6 +181,15 @@ def test_bad_input_names_the_layer_and_the_shapes(make, message):
         make()
 
 
+def test_conv2d_with_mixed_dtypes_says_which_and_how_to_convert():
+    # PyTorch raises here too; the fused op would otherwise follow numpy's promotion
+    layer = nn.Conv2d(1, 2, 3)  # float32 weights
+    with pytest.raises(TypeError, match=r"conv2d: input float64, weight float32, bias "
+                                        r"float32 must have one dtype; convert with \.to"):
+        layer(Tensor(np.ones((1, 1, 4, 4), np.float64)))
+    assert layer(Tensor(np.ones((1, 1, 4, 4), np.float64)).to(np.float32)).dtype == np.float32
+
+
 def test_train_and_eval_switch_dropout_and_batch_norm_inside_a_network():
     model = lenet()
     x = Tensor(np.random.default_rng(6).random((4, 1, 14, 14), np.float32))

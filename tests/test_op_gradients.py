@@ -127,6 +127,13 @@ def test_linear_op(x, data):
     check(lambda a, w: F.linear(a, w), x, weight)
 
 
+def test_linear_with_an_integer_product_and_a_float_bias_adds_without_truncating():
+    # the bias is added in place only when that keeps z's dtype (before: numpy's casting error)
+    z = F.linear(Tensor(np.ones((2, 3), np.int64)), Tensor(np.ones((4, 3), np.int64)),
+                 Tensor(np.full(4, 0.5, np.float32)))
+    assert z.dtype.kind == "f" and np.all(z.data == 3.5)
+
+
 # --- reductions -------------------------------------------------------------------------
 def axes_for(x: Tensor):
     return st.one_of(st.none(), st.integers(-x.ndim, x.ndim - 1))

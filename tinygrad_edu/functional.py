@@ -19,6 +19,16 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return ops.LinearOp.apply(x, weight, bias)
 
 
+def _check_one_dtype(op: str, x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
+    """Input, weight and bias in one dtype, or an error saying how (PyTorch raises too)."""
+    dtypes = [t.dtype for t in (x, weight, bias) if t is not None]
+    if any(d != dtypes[0] for d in dtypes):
+        names = ", ".join(f"{name} {d}" for name, d in zip(("input", "weight", "bias"), dtypes,
+                                                               strict=False))
+        raise TypeError(f"{op}: {names} must have one dtype; convert with .to(dtype) "
+                        "(e.g. x.to(model_weight.dtype))")
+
+
 def sigmoid(x: Tensor) -> Tensor:
     """σ(x) = 1 / (1 + e⁻ˣ)."""
     return x.sigmoid()
@@ -110,6 +120,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
                          f"weight of shape {weight.shape} expects {weight.shape[1]}")
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    _check_one_dtype("conv2d", x, weight, bias)
     inputs = (x, weight) if bias is None else (x, weight, bias)
     return ops.Conv2d.apply(*inputs, stride=stride, padding=padding)
 

@@ -97,6 +97,15 @@ def saved_difference(a: Any, b: Any, saved: np.ndarray) -> Any:
     return a - b if isinstance(a, Tensor) else saved
 
 
+def add_bias(z: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """z + bias, written into z (no new array) when that keeps z's dtype; an integer z
+    meeting a float bias becomes a new float array, as `+` would make it."""
+    if np.result_type(z, bias) != z.dtype:
+        return z + bias
+    z += bias
+    return z
+
+
 def sum_rows(grad: Any) -> Any:
     """Σ over axis 0 (numpy's ufunc reduce directly: `.sum` adds a Python-level wrapper
     that costs ~1 µs, a lot at batch size 1)."""
@@ -306,7 +315,7 @@ class LinearOp(Function):
         try:
             z = x @ weight.T
             if bias is not None:
-                z += bias
+                z = add_bias(z, bias)
         except ValueError:  # explained here, only when it happens (no cost otherwise)
             raise ValueError(
                 f"linear: input of shape {x.shape} does not fit weight of shape "
@@ -587,7 +596,7 @@ class Conv2d(Function):
         columns = unfold(x, (kh, kw), stride, padding)  # (N, C·kH·kW, places)
         z = weight.reshape(out_channels, -1) @ columns  # (N, out, places): a product per image
         if bias is not None:
-            z += bias.reshape(out_channels, 1)  # one bias per output channel, at every place
+            z = add_bias(z, bias.reshape(out_channels, 1))  # one per channel, at every place
         return z.reshape(x.shape[0], out_channels, oh, ow)
 
     # with z = W·columns + b per image: ∂C/∂W = Σ_images ∂C/∂z · columnsᵀ,
