@@ -155,6 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="fewer, shorter blocks")
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 128])
     args = parser.parse_args(argv)
+    if min(args.batches) < 1:
+        parser.error(f"--batches: each batch size must be at least 1, got {args.batches}")
     blocks, per_block = (3, 0.2) if args.quick else (11, 0.5)
     print(f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}, "
           f"{os.cpu_count()} cores")

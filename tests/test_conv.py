@@ -181,6 +181,12 @@ def test_bad_input_names_the_layer_and_the_shapes(make, message):
         make()
 
 
+def test_flatten_keeps_an_empty_batch_empty():
+    # reshape(0, -1) cannot tell how long a row is; PyTorch gives (0, 400) here
+    assert nn.Flatten()(Tensor(np.zeros((0, 16, 5, 5), np.float32))).shape == (0, 400)
+    assert Tensor(np.zeros((2, 0, 3))).flatten().shape == (0,)
+
+
 def test_conv2d_with_mixed_dtypes_says_which_and_how_to_convert():
     # PyTorch raises here too; the fused op would otherwise follow numpy's promotion
     layer = nn.Conv2d(1, 2, 3)  # float32 weights

@@ -1070,7 +1070,8 @@ class Tensor:
         if start > end:
             raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
                              f"for a tensor of shape {self.shape}")
-        return self.reshape(self.shape[:start] + (-1,) + self.shape[end + 1:])
+        merged = int(np.prod(self.shape[start:end + 1]))  # (not -1: ambiguous for 0 rows)
+        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1:])
 
     def unsqueeze(self, dim: int) -> Tensor:
         """A new axis of length 1 at position `dim` (negative counts from the end)."""
