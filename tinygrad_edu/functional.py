@@ -19,16 +19,6 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return ops.LinearOp.apply(x, weight, bias)
 
 
-def _check_one_dtype(op: str, x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
-    """Input, weight and bias in one dtype, or an error saying how (PyTorch raises too)."""
-    dtypes = [t.dtype for t in (x, weight, bias) if t is not None]
-    if any(d != dtypes[0] for d in dtypes):
-        names = ", ".join(f"{name} {d}" for name, d in zip(("input", "weight", "bias"), dtypes,
-                                                               strict=False))
-        raise TypeError(f"{op}: {names} must have one dtype; convert with .to(dtype) "
-                        "(e.g. x.to(model_weight.dtype))")
-
-
 def sigmoid(x: Tensor) -> Tensor:
     """σ(x) = 1 / (1 + e⁻ˣ)."""
     return x.sigmoid()
@@ -106,6 +96,16 @@ def _check_windows(op: str, shape: tuple[int, ...], kernel: tuple[int, int],
     if kernel[0] > padded[0] or kernel[1] > padded[1]:
         raise ValueError(f"{op}: kernel {kernel} is larger than the (padded) input "
                          f"{padded} of an input of shape {shape}")
+
+
+def _check_one_dtype(op: str, x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
+    """Input, weight and bias in one dtype, or an error saying how (PyTorch raises too)."""
+    dtypes = [t.dtype for t in (x, weight, bias) if t is not None]
+    if any(d != dtypes[0] for d in dtypes):
+        names = ", ".join(f"{name} {d}" for name, d in zip(("input", "weight", "bias"), dtypes,
+                                                               strict=False))
+        raise TypeError(f"{op}: {names} must have one dtype; convert with .to(dtype) "
+                        "(e.g. x.to(model_weight.dtype))")
 
 
 def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,

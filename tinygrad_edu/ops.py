@@ -559,7 +559,7 @@ class Fold(Function):
 
 
 def conv_input_gradient(dz: np.ndarray, weight: np.ndarray, shape: tuple[int, ...],
-                   stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
+                        stride: tuple[int, int], padding: tuple[int, int]) -> np.ndarray:
     """∂C/∂x of a convolution: fold(Wᵀ · ∂C/∂z), with the batch as the last axis.
 
     Fold adds kH·kW blocks into the image, each a strided slice. In (N, C, H, W) order
