@@ -100,8 +100,8 @@ def saved_difference(a: Any, b: Any, saved: np.ndarray) -> Any:
 def add_bias(z: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """z + bias, written into z (no new array) when that keeps z's dtype; an integer z
     meeting a float bias becomes a new float array, as `+` would make it."""
-    if np.result_type(z, bias) != z.dtype:
-        return z + bias
+    if bias.dtype != z.dtype and np.result_type(z, bias) != z.dtype:  # (the common case,
+        return z + bias  # equal dtypes, decided by one comparison: this is the MLP's hot path)
     z += bias
     return z
 
