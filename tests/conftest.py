@@ -27,3 +27,28 @@ def load_example():
         return module
 
     return load
+
+
+def require_torch():
+    """PyTorch, the oracle of the comparison tests: skipped where it is not installed (the
+    README's test command is torch-free), but CI sets TINYGRAD_EDU_REQUIRE_TORCH=1 after
+    installing it, and then a missing torch fails instead of skipping."""
+    if os.environ.get("TINYGRAD_EDU_REQUIRE_TORCH"):
+        import torch
+
+        return torch
+    return pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="session")
+def torch():
+    """PyTorch for a comparison test (see `require_torch`); such tests are marked `torch`."""
+    return require_torch()
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that asks for the `torch` fixture is marked `torch`, so CI can run them
+    alone (`pytest -m torch`) once PyTorch is installed."""
+    for item in items:
+        if "torch" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.torch)

@@ -40,8 +40,7 @@ def test_conv2d_gradients(problem):
 
 
 @given(conv_problems())
-def test_conv2d_matches_pytorch(problem):
-    torch = pytest.importorskip("torch")
+def test_conv2d_matches_pytorch(torch, problem):
     x, weight, bias, stride, padding = problem
     ours = F.conv2d(Tensor(x), Tensor(weight), Tensor(bias), stride, padding).data
     theirs = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(weight),
@@ -78,8 +77,7 @@ def test_pooling_gradients(problem):
 
 
 @given(pool_problems())
-def test_pooling_matches_pytorch_and_max_sends_the_gradient_to_the_first_maximum(problem):
-    torch = pytest.importorskip("torch")
+def test_pooling_matches_pytorch_and_max_sends_the_gradient_to_the_first_maximum(torch, problem):
     x, kernel, stride = problem
     x = np.round(x / 2)  # many ties: PyTorch's choice (the first largest) must be ours
     for ours_fn, theirs_fn in ((F.max_pool2d, torch.nn.functional.max_pool2d),
@@ -114,8 +112,7 @@ def test_batch_norm_gradients(layer_class):
                      [x, layer.weight, layer.bias], **TIGHT)
 
 
-def test_batch_norm_and_layer_norm_match_pytorch_in_training_and_evaluation():
-    torch = pytest.importorskip("torch")
+def test_batch_norm_and_layer_norm_match_pytorch_in_training_and_evaluation(torch):
     rng = np.random.default_rng(3)
     ours, theirs = nn.BatchNorm2d(3, momentum=0.2), torch.nn.BatchNorm2d(3, momentum=0.2)
     for step in range(3):
@@ -142,8 +139,7 @@ def lenet():
                          nn.LayerNorm(10))
 
 
-def test_a_conv_net_state_dict_moves_to_pytorch_and_back():
-    torch = pytest.importorskip("torch")
+def test_a_conv_net_state_dict_moves_to_pytorch_and_back(torch):
     tn = torch.nn
     reference = tn.Sequential(tn.Conv2d(1, 4, 5, padding=2), tn.BatchNorm2d(4), tn.ReLU(),
                               tn.MaxPool2d(2), tn.Conv2d(4, 6, 3), tn.ReLU(), tn.AvgPool2d(2),

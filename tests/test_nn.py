@@ -164,9 +164,8 @@ def test_save_does_not_destroy_the_old_file_when_it_fails(tmp_path, monkeypatch)
     assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
 
 
-def test_weights_load_into_torch_and_give_the_same_outputs():
+def test_weights_load_into_torch_and_give_the_same_outputs(torch):
     """Cross-check with PyTorch itself where it is installed (it is not a dependency)."""
-    torch = pytest.importorskip("torch")
     model = nn.MLP([784, 16, 16, 10], seed=0)
     reference = torch.nn.Sequential(
         torch.nn.Linear(784, 16), torch.nn.Sigmoid(), torch.nn.Linear(16, 16),

@@ -9,6 +9,10 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from test_ops_elementwise import EVERY_OP_ELEMENTWISE
+from test_ops_products import EVERY_OP_PRODUCTS
+from test_ops_reduce import EVERY_OP_REDUCE
+from test_ops_shape import EVERY_OP_SHAPE
 
 from tinygrad_edu import Function, Tensor, gradcheck, ops
 from tinygrad_edu import functional as F
@@ -253,7 +257,7 @@ def test_gradient_has_input_shape_and_dtype(x):
         assert t.grad.dtype == dtype
 
 
-# --- every op in ops.py has a gradient check ----------------------------------------------
+# --- every op in ops/ has a gradient check ------------------------------------------------
 def _values(shape, low=-2.0, high=2.0, seed=0):
     return Tensor(np.random.default_rng(seed).uniform(low, high, shape), requires_grad=True)
 
@@ -289,16 +293,17 @@ EVERY_OP = {
                  [(2, 2, 4, 5)]),
     ops.Fold: (lambda a: ops.Fold.apply(a, shape=(1, 2, 4, 5), kernel=(2, 3), stride=(1, 2),
                                         padding=(1, 0)), [(1, 12, 10)]),
-    ops.Conv2d: (lambda x, w, b: ops.Conv2d.apply(x, w, b, stride=(2, 1), padding=(1, 2)),
+    ops.Conv2dOp: (lambda x, w, b: ops.Conv2dOp.apply(x, w, b, stride=(2, 1), padding=(1, 2)),
                  [(2, 3, 5, 4), (4, 3, 2, 3), (4,)]),
-    ops.MaxPool2d: (lambda a: ops.MaxPool2d.apply(a, kernel=(2, 2), stride=(1, 2)),
+    ops.MaxPool2dOp: (lambda a: ops.MaxPool2dOp.apply(a, kernel=(2, 2), stride=(1, 2)),
                     [(2, 2, 4, 5)]),
+    **EVERY_OP_ELEMENTWISE, **EVERY_OP_REDUCE, **EVERY_OP_SHAPE, **EVERY_OP_PRODUCTS,
 }
 
 
 def test_every_op_in_ops_py_has_a_gradient_check():
     defined = {c for c in vars(ops).values() if isinstance(c, type) and
-               issubclass(c, Function) and c.__module__ == ops.__name__}
+               issubclass(c, Function) and c.__module__.startswith(ops.__name__ + ".")}
     assert defined == set(EVERY_OP), "give each new op an entry in EVERY_OP"
 
 

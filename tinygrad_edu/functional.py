@@ -77,7 +77,7 @@ def cross_entropy(logits: Tensor, labels: Tensor | np.ndarray | list[int],
 
 
 # ----------------------------------------------------------------------------------------
-# Images and normalisation (checked here, at the API boundary; the math is in ops.py)
+# Images and normalisation (checked here, at the API boundary; the math is in ops/image.py)
 # ----------------------------------------------------------------------------------------
 def _pair(value: int | tuple[int, int], what: str, op: str, smallest: int) -> tuple[int, int]:
     """An int or a pair of ints as a pair, each at least `smallest`."""
@@ -122,7 +122,7 @@ def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None,
         raise ValueError(f"conv2d: bias must have shape ({weight.shape[0]},), got {bias.shape}")
     _check_one_dtype("conv2d", x, weight, bias)
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    return ops.Conv2d.apply(*inputs, stride=stride, padding=padding)
+    return ops.Conv2dOp.apply(*inputs, stride=stride, padding=padding)
 
 
 def max_pool2d(x: Tensor, kernel_size: int | tuple[int, int],
@@ -131,7 +131,7 @@ def max_pool2d(x: Tensor, kernel_size: int | tuple[int, int],
     kernel = _pair(kernel_size, "kernel_size", "max_pool2d", 1)
     step = kernel if stride is None else _pair(stride, "stride", "max_pool2d", 1)
     _check_windows("max_pool2d", x.shape, kernel, (0, 0))
-    return ops.MaxPool2d.apply(x, kernel=kernel, stride=step)
+    return ops.MaxPool2dOp.apply(x, kernel=kernel, stride=step)
 
 
 def avg_pool2d(x: Tensor, kernel_size: int | tuple[int, int],

@@ -10,7 +10,7 @@ and adds them up where a tensor fed several ops.
 Read it in this order: the numbering that orders the graph and the version counter that
 guards it; the per-thread modes; (1) the graph: `Function` and `apply`; (2) `backward`:
 the walk; (3) the `Tensor` API. The ops themselves, each a Function with its forward and
-gradient side by side, are in ops.py.
+gradient side by side, are in the ops/ package, one file per family.
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ class Function:
     to this op's output (∂C/∂out), the output itself and the inputs, and returns one
     gradient per input (∂C/∂input, of the input's shape), or None where
     `self.needs_input_grad[i]` is False. Write it with operators (+ - * / @), `.T`,
-    `.reshape`, `.sum` and the helpers of `ops.py`: then the same code runs on numpy arrays
+    `.reshape`, `.sum` and the helpers of `ops/__init__.py`: then the same code runs on numpy arrays
     (a plain backward, fast) and on Tensors (`create_graph=True`, so it can be
     differentiated again).
 
@@ -350,31 +350,20 @@ def _changed_in_place_error(fn: Function, saved: Tensor, stamp: int) -> RuntimeE
 
 def _run_backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
                   wanted: dict[int, Any] | None = None) -> None:
-    """Carry ∂root/∂tensor from `root` back to the leaves, one op at a time.
-
-    A tensor's gradient is complete once every op that used it has passed back its share,
-    and every such op was created after it. So the walk always takes the reached tensor
-    with the largest creation number next (a heap keeps them in that order): a
-    topological order found on the way, without a separate pass to sort the graph, and
-    without recursion (a chain of 100,000 ops is fine).
-
-    Normally the gradients land in the leaves' `.grad`; with `wanted` (id → None) they are
-    written into that dict instead and no `.grad` is touched (that is `grad()`).
-    """
+    """Carry ∂root/∂tensor back to the leaves, from the reached tensor created last (a heap,
+    no recursion: see the module's text); with `wanted` (id → None), into it, not `.grad`."""
     pending: dict[int, Any] = {id(root): seed}  # ∂root/∂tensor, summed until complete
     reached = [(-root._created, root)]  # heapq pops the smallest: negated, latest first
     stored: set[int] = set()  # arrays already placed in some .grad (see _accumulate_grad)
     while reached:
         # 1. the latest-created tensor waiting: every op that used it has passed its share
         tensor = heapq.heappop(reached)[1]
-        grad = pending.pop(id(tensor))
-        fn = tensor._ctx
+        grad, fn = pending.pop(id(tensor)), tensor._ctx
         if fn is None or tensor._hooks or tensor._retains_grad or wanted is not None:
             grad = _deliver(tensor, grad, stored, create_graph, wanted)
         if fn is None:
             continue
-        # 2. its op turns ∂C/∂out into ∂C/∂input for each input
-        input_grads = _op_backward(fn, tensor, grad, create_graph)
+        input_grads = _op_backward(fn, tensor, grad, create_graph)  # 2. ∂C/∂out → ∂C/∂inputs
         # 3. each share goes on to its input (_op_backward checked the count: strict=False)
         for parent, share, needed in zip(fn.inputs, input_grads, fn.needs_input_grad,
                                          strict=False):
@@ -389,8 +378,7 @@ def _run_backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: boo
             else:
                 pending[id(parent)] = share
                 heapq.heappush(reached, (-parent._created, parent))
-        # 4. the op is done: free what it saved (unless the graph is to be used again)
-        if not retain_graph:
+        if not retain_graph:  # 4. the op is done: free what it saved (unless kept)
             fn.release()
 
 
@@ -521,7 +509,7 @@ def _accumulate_grad(tensor: Tensor, grad: Any, stored: set[int], create_graph: 
 
 
 # ----------------------------------------------------------------------------------------
-# 3. The Tensor API: what users call; each op is a Function from ops.py
+# 3. The Tensor API: what users call; each op is a Function from ops/
 # ----------------------------------------------------------------------------------------
 def _as_array(data: ArrayLike, dtype: Any = None) -> np.ndarray:
     """numpy array for `data`: floats become float32 unless they come as a float64 array."""
@@ -880,7 +868,7 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    # -- ops (each is a Function in ops.py; these are the PyTorch-style spellings) ---------
+    # -- ops (each is a Function in ops/; these are the PyTorch-style spellings) ---------
     def _operands(self, other: Any, op: str) -> tuple[Tensor, Tensor]:
         """self and other in one dtype, chosen as PyTorch promotes types (see `result_dtype`):
         `Tensor.arange(5) * 0.5` is float32 [0, 0.5, 1, …], never truncated to integers."""
@@ -1192,6 +1180,14 @@ class Tensor:
         data = random_generator(seed).random(_shape_arg(shape)).astype(dtype)
         return cls(data, requires_grad=requires_grad)
 
+    # -- elementwise math and activations (ops/elementwise.py) -------------------------------
+
+    # -- more reductions (ops/reduce.py) -----------------------------------------------------
+
+    # -- joining, splitting and selecting (ops/shape.py) --------------------------------------
+
+    # -- products and method forms of arithmetic (ops/products.py) ---------------------------
+
     # -- the backward pass -------------------------------------------------------------------
     def backward(self, grad: ArrayLike | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False) -> None:
@@ -1338,5 +1334,5 @@ def _shape_arg(shape: tuple) -> tuple[int, ...]:
     return tuple(shape)
 
 
-# ops.py derives its ops from Function defined above, and Tensor's methods call them.
+# The ops/ package derives its ops from Function defined above, and Tensor's methods call them.
 from tinygrad_edu import ops  # noqa: E402

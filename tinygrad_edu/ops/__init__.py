@@ -1,0 +1,135 @@
+"""Every differentiable op: one class each, its forward and its gradient side by side.
+
+The ops live in one file per family, each readable alone: `elementwise.py` (arithmetic,
+activations), `reduce.py` (sums, maxima, softmax), `shape.py` (reshapes, indexing),
+`products.py` (matmul, linear), `losses.py`, `image.py` (unfold/fold, convolution,
+pooling). This file holds the helpers their gradients share, and gathers every op so
+that `ops.Add`, `ops.SigmoidOp`, … name them all.
+
+An op whose name is also a layer's (nn.Linear, nn.Sigmoid, …) ends in "Op": `SigmoidOp`
+is the math, `nn.Sigmoid` the layer that calls it. Every op with several inputs computes
+only the gradients `needs_input_grad` asks for, in the same pattern.
+
+Notation: an op computes `out` from its inputs; `grad` is ∂C/∂out, the gradient of the final
+result C (usually the cost) with respect to that output. `backward` returns ∂C/∂input for
+each input: the chain rule, ∂C/∂x = ∂C/∂out · ∂out/∂x, one link at a time.
+
+Each backward is written once and runs on two kinds of values: numpy arrays in a plain
+`backward()` (fast, builds nothing), and Tensors under `backward(create_graph=True)`, where
+the gradient computation is itself recorded so it can be differentiated again. That works
+because the formulas use only operators, `.T`, `.reshape`, `.sum` and the helpers below,
+which both kinds of value understand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.tensor import Tensor
+
+# ----------------------------------------------------------------------------------------
+# Helpers the gradients share (each works on numpy arrays and on Tensors)
+# ----------------------------------------------------------------------------------------
+
+
+def sum_to_shape(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Undo broadcasting: sum `grad` over the axes numpy stretched to reach its shape.
+
+    If x of shape (3,) was broadcast against (2, 3), each x[j] was used twice, so its
+    gradient is the sum of both uses: sum over the new leading axis. Axes of size 1 that
+    were stretched are summed too, keeping the axis. Every op with broadcasting uses this.
+    """
+    if grad.shape == shape:
+        return grad
+    new_axes = grad.ndim - len(shape)
+    stretched = tuple(new_axes + i for i, n in enumerate(shape)
+                      if n == 1 and grad.shape[new_axes + i] != 1)
+    summed = grad.sum(axis=tuple(range(new_axes)) + stretched, keepdims=True)
+    return summed.reshape(shape)
+
+
+def expand(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Broadcast `grad` to `shape` (the gradient of a sum copies back to every element)."""
+    if isinstance(grad, Tensor):
+        return Expand.apply(grad, shape=shape)
+    return np.broadcast_to(grad, shape)
+
+
+def exp(value: Any) -> Any:
+    """e^value for an array or a Tensor."""
+    return value.exp() if isinstance(value, Tensor) else np.exp(value)
+
+
+def log(value: Any) -> Any:
+    """ln(value) for an array or a Tensor."""
+    return value.log() if isinstance(value, Tensor) else np.log(value)
+
+
+def values(value: Any) -> Any:
+    """The numbers of an array or a Tensor, as an array (for masks such as `y == 0`)."""
+    return value.data if isinstance(value, Tensor) else value
+
+
+def scatter_add(grad: Any, index: Any, shape: tuple[int, ...]) -> Any:
+    """A zero array of `shape` with `grad` added at `index`; repeated indices add up."""
+    if isinstance(grad, Tensor):
+        return IndexAdd.apply(grad, index=index, shape=shape)
+    full = np.zeros(shape, grad.dtype)
+    np.add.at(full, index, grad)
+    return full
+
+
+def cast(value: Any, dtype: Any) -> Any:
+    """An array or a Tensor in another dtype."""
+    return value.to(dtype) if isinstance(value, Tensor) else value.astype(dtype)
+
+
+def permute(value: Any, axes: tuple[int, ...]) -> Any:
+    """An array or a Tensor with its axes reordered."""
+    return value.permute(*axes) if isinstance(value, Tensor) else value.transpose(axes)
+
+
+def scalar(grad: Any) -> Any:
+    """A one-element gradient as a plain number (one ufunc call to scale an array by it);
+    a Tensor stays a Tensor, so a graph of the backward records it."""
+    return grad if isinstance(grad, Tensor) else float(grad)
+
+
+def saved_difference(a: Any, b: Any, saved: np.ndarray) -> Any:
+    """a − b: the array forward saved, or recomputed from Tensors under create_graph, so
+    that the difference is part of the recorded graph."""
+    return a - b if isinstance(a, Tensor) else saved
+
+
+def add_bias(z: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """z + bias, written into z (no new array) when that keeps z's dtype; an integer z
+    meeting a float bias becomes a new float array, as `+` would make it."""
+    if bias.dtype != z.dtype and np.result_type(z, bias) != z.dtype:  # (the common case,
+        return z + bias  # equal dtypes, decided by one comparison: this is the MLP's hot path)
+    z += bias
+    return z
+
+
+def sum_rows(grad: Any) -> Any:
+    """Σ over axis 0 (numpy's ufunc reduce directly: `.sum` adds a Python-level wrapper
+    that costs ~1 µs, a lot at batch size 1)."""
+    return grad.sum(axis=0) if isinstance(grad, Tensor) else np.add.reduce(grad, axis=0)
+
+
+def _reduced_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
+    """The shape of a reduction over `axis` with keepdims=True."""
+    axes = range(len(shape)) if axis is None else np.atleast_1d(axis) % max(len(shape), 1)
+    return tuple(1 if i in set(axes) else n for i, n in enumerate(shape))
+
+
+# The families, gathered here so `ops.Name` reaches every op. (Imported last: each family
+# imports the helpers above.)
+from tinygrad_edu.ops.elementwise import *  # noqa: E402, F403
+from tinygrad_edu.ops.image import *  # noqa: E402, F403
+from tinygrad_edu.ops.losses import *  # noqa: E402, F403
+from tinygrad_edu.ops.products import *  # noqa: E402, F403
+from tinygrad_edu.ops.reduce import *  # noqa: E402, F403
+from tinygrad_edu.ops.shape import *  # noqa: E402, F403
+from tinygrad_edu.ops.shape import Expand, IndexAdd  # noqa: E402  (the helpers above use them)
