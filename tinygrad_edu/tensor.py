@@ -572,6 +572,27 @@ def _axis(op: str, axis: Any, dim: Any) -> Any:
     return axis if dim is None else dim
 
 
+def normalize_dim(op: str, dim: int, ndim: int) -> int:
+    """`dim` as a position 0 … ndim−1 (negative counts from the end), or PyTorch's
+    IndexError naming the op and the range. (A 0-d tensor takes dims −1 and 0, as PyTorch.)"""
+    size = max(ndim, 1)
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{op}: dim must be an integer, got {_describe(dim)}")
+    if not -size <= dim < size:
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} axes "
+                         f"(allowed: {-size} to {size - 1})")
+    return int(dim) % size
+
+
+def normalize_dims(op: str, dims: Any, ndim: int) -> tuple[int, ...]:
+    """A dim or a tuple of dims as positions (see `normalize_dim`); a repeated one is refused."""
+    dims = tuple(dims) if isinstance(dims, (tuple, list)) else (dims,)
+    positions = tuple(normalize_dim(op, d, ndim) for d in dims)
+    if len(set(positions)) != len(positions):
+        raise ValueError(f"{op}: dim {dims} names an axis twice")
+    return positions
+
+
 def _keep(op: str, keepdims: bool | None, keepdim: bool | None) -> bool:
     """numpy's `keepdims=` or PyTorch's `keepdim=`."""
     if keepdims is not None and keepdim is not None:
