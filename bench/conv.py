@@ -17,15 +17,14 @@ import argparse
 import importlib.util
 import multiprocessing
 import os
-import resource
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
+from timing import block
 
 from tinygrad_edu import Tensor, nn, optim
 
@@ -88,17 +87,6 @@ def check_same_step(batch: int) -> None:
         for key, value in torch_run[1]().items():
             if not np.allclose(eager.state_dict()[key], value, rtol=1e-3, atol=1e-5):
                 sys.exit(f"{key} differs from PyTorch's after one step")
-
-
-def block(step: Callable[[], None], repeats: int) -> tuple[float, float]:
-    """Seconds and minor page faults per step, over `repeats` steps."""
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    start = time.perf_counter()
-    for _ in range(repeats):
-        step()
-    seconds = time.perf_counter() - start
-    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
-    return seconds / repeats, faults / repeats
 
 
 def build_step(system: str, batch: int) -> Callable[[], None]:

@@ -73,3 +73,11 @@ def test_the_replay_floor_computes_the_same_gradients_as_backward():
     kept()
     for a, b in zip(eager.parameters(), floor.parameters(), strict=True):
         np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-14)
+
+
+def test_the_ops_benchmark_computes_what_numpy_by_hand_computes():
+    import ops as ops_benchmark  # bench/ops.py
+
+    for shape in [(2, 3, 4), (3, 1, 5)]:
+        ops_benchmark.check_all(shape)  # exits if a value or gradient differs (or is missing)
+    assert set(ops_benchmark.CASES) == {"cat", "where", "gather", "einsum", "var", "logsumexp"}

@@ -8,8 +8,15 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_edu import ops
+from tinygrad_edu.creation import one_hot
 from tinygrad_edu.tensor import Recording, Tensor, no_grad
 from tinygrad_edu.utils import random_generator
+
+__all__ = [
+    "avg_pool2d", "batch_norm", "conv2d", "cross_entropy", "dropout", "elu", "gelu",
+    "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid", "max_pool2d",
+    "mse_loss", "one_hot", "relu", "sigmoid", "silu", "softmax", "softplus", "tanh",
+]
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
@@ -32,6 +39,38 @@ def relu(x: Tensor) -> Tensor:
 def tanh(x: Tensor) -> Tensor:
     """tanh(x)."""
     return x.tanh()
+
+
+# The activations of 2020s networks (the math, with stable numerics, in ops/activations.py)
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x·Φ(x), Φ the standard normal distribution function (approximate='tanh': PyTorch's
+    ½x(1 + tanh(√(2/π)(x + 0.044715x³))))."""
+    return ops.gelu(input, approximate)
+
+
+def silu(input: Tensor) -> Tensor:
+    """x·σ(x), also called swish."""
+    return ops.silu(input)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """ln(1 + e^(βx))/β, a smooth relu; x itself where βx > threshold."""
+    return ops.softplus(input, beta, threshold)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """ln σ(x), finite even where σ(x) rounds to 0."""
+    return ops.logsigmoid(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x where x > 0, negative_slope·x elsewhere."""
+    return ops.leaky_relu(input, negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
+    """x where x > 0, α(eˣ − 1) elsewhere."""
+    return ops.elu(input, alpha)
 
 
 def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:

@@ -27,6 +27,11 @@ import numpy as np
 
 from tinygrad_edu.utils import random_generator
 
+__all__ = [
+    "Function", "MaxResult", "RemovableHandle", "Tensor", "enable_grad", "grad",
+    "inference_mode", "is_grad_enabled", "no_grad", "set_grad_enabled", "tensor",
+]
+
 ArrayLike = Any  # a number, a (nested) list, a numpy array or a Tensor
 Number = float  # (inside Tensor, `float` names the method Tensor.float)
 DEFAULT_DTYPE = np.float32
@@ -277,12 +282,13 @@ class Function:
         arrays = [t.data for t in inputs]
         try:
             data = fn.forward(*arrays, **params)
-        except ValueError as err:  # shape errors, said at the API boundary
+        except (ValueError, TypeError) as err:  # shapes, dtypes: said at the API boundary
             message = str(err)
             if not message.startswith(f"{fn.name}:"):  # numpy's words: add op and shapes
-                shapes = " and ".join(str(t.shape) for t in inputs)
-                message = f"{fn.name}: {message} (input shapes {shapes})"
-            raise ValueError(message) from None
+                kind = "shapes" if isinstance(err, ValueError) else "dtypes"
+                given = " and ".join(str(getattr(t, kind[:-1])) for t in inputs)
+                message = f"{fn.name}: {message} (input {kind} {given})"
+            raise type(err)(message) from None
         out = Tensor._wrap(data)
         if data.base is not None:  # a view of an input (reshape, slice): see _share_versions
             _share_versions(out, inputs)
@@ -302,8 +308,7 @@ class Function:
 
     def release(self) -> None:
         """Drop the inputs and saved arrays after backward; mark the op as used up."""
-        self.__dict__.clear()
-        self.released = True
+        self.__dict__ = {"released": True}  # one step: no thread sees it half-released
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
@@ -354,7 +359,7 @@ def _run_backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: boo
     no recursion: see the module's text); with `wanted` (id → None), into it, not `.grad`."""
     pending: dict[int, Any] = {id(root): seed}  # ∂root/∂tensor, summed until complete
     reached = [(-root._created, root)]  # heapq pops the smallest: negated, latest first
-    stored: set[int] = set()  # arrays already placed in some .grad (see _accumulate_grad)
+    stored = {id(seed)}  # arrays placed in some .grad, and the caller's seed (never aliased)
     while reached:
         # 1. the latest-created tensor waiting: every op that used it has passed its share
         tensor = heapq.heappop(reached)[1]
@@ -363,10 +368,9 @@ def _run_backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: boo
             grad = _deliver(tensor, grad, stored, create_graph, wanted)
         if fn is None:
             continue
-        input_grads = _op_backward(fn, tensor, grad, create_graph)  # 2. ∂C/∂out → ∂C/∂inputs
+        input_grads, inputs, needs = _op_backward(fn, tensor, grad, create_graph)  # 2. ∂C/∂out
         # 3. each share goes on to its input (_op_backward checked the count: strict=False)
-        for parent, share, needed in zip(fn.inputs, input_grads, fn.needs_input_grad,
-                                         strict=False):
+        for parent, share, needed in zip(inputs, input_grads, needs, strict=False):
             if not needed or share is None:
                 continue
             if share.shape != parent.data.shape:
@@ -397,38 +401,53 @@ def _deliver(tensor: Tensor, grad: Any, stored: set[int], create_graph: bool,
     return grad
 
 
-def _op_backward(fn: Function, out: Tensor, grad: Any, create_graph: bool) -> Sequence[Any]:
-    """One op's gradients for its inputs: on arrays normally, on Tensors to build a graph."""
-    if fn.released:
-        raise _freed_graph_error(fn)
+def _op_backward(fn: Function, out: Tensor, grad: Any, create_graph: bool
+                 ) -> tuple[Sequence[Any], tuple[Tensor, ...], list[bool]]:
+    """One op's gradients for its inputs (on arrays normally, on Tensors to build a graph),
+    with the inputs and which of them need one."""
+    try:  # (all read before use: another thread's backward may free the graph meanwhile)
+        inputs, arrays, needs = fn.inputs, fn.arrays, fn.needs_input_grad
+    except AttributeError:
+        raise _freed_graph_error(fn) from None
     if _latest_change > out._created:  # something changed in place after this op ran
         _check_versions(fn, out)
-    if create_graph:
-        input_grads = fn.backward(grad, out, *fn.inputs)
-    else:
-        input_grads = fn.backward(grad, out.data, *fn.arrays)
+    try:
+        if create_graph:
+            input_grads = fn.backward(grad, out, *inputs)
+        else:
+            input_grads = fn.backward(grad, out.data, *arrays)
+    except AttributeError:  # what the op saved was freed by another thread's backward
+        if fn.released:
+            raise _freed_graph_error(fn) from None
+        raise
     if not isinstance(input_grads, (tuple, list)):  # one input: one gradient, unwrapped
         input_grads = (input_grads,)
-    if len(input_grads) != len(fn.inputs):
+    if len(input_grads) != len(inputs):
         raise RuntimeError(f"{fn.name}.backward returned {len(input_grads)} gradients "
-                           f"for {len(fn.inputs)} inputs")
+                           f"for {len(inputs)} inputs")
     if _observers_anywhere and Observers.backward:
         for observe in Observers.backward:
             observe(fn, out, grad, input_grads)
-    return input_grads
+    return input_grads, inputs, needs
 
 
-def grad(output: Tensor, inputs: Tensor | Sequence[Tensor], grad_output: ArrayLike | None = None,
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: ArrayLike | Sequence[ArrayLike] | None = None,
          retain_graph: bool | None = None, create_graph: bool = False,
          allow_unused: bool = False) -> tuple[Tensor | None, ...]:
-    """∂output/∂input for each of `inputs`, returned instead of added to `.grad`.
+    """∂outputs/∂input for each of `inputs`, returned instead of added to `.grad`.
 
-    Like `torch.autograd.grad`: no `.grad` is changed. `grad_output` is the output
-    gradient to start from (required unless `output` is a scalar). With
+    Like `torch.autograd.grad`: no `.grad` is changed. `grad_outputs` is the output
+    gradient to start from (required unless the output is a scalar); with several outputs
+    (a list), one gradient each, and the results are the sums over the outputs. With
     `create_graph=True` the results are part of a graph and can be differentiated again.
     An input the output does not depend on gives an error unless `allow_unused=True`,
     which gives None for it.
     """
+    if isinstance(outputs, Tensor):
+        output, grad_output = outputs, grad_outputs
+    else:
+        output, grad_output = _one_output(outputs, grad_outputs)
     if isinstance(inputs, Tensor):  # one tensor, as torch.autograd.grad accepts
         inputs = [inputs]
     if Recording.active is not None:
@@ -452,11 +471,30 @@ def grad(output: Tensor, inputs: Tensor | Sequence[Tensor], grad_output: ArrayLi
             raise RuntimeError(f"grad: input {position} (shape {tensor.shape}) was not used "
                                "to compute the output; pass allow_unused=True to get None")
         if value is not None and not isinstance(value, Tensor):
-            value = Tensor._wrap(value.astype(tensor.dtype, copy=False))
+            value = Tensor._wrap(value.astype(tensor.dtype, copy=value is seed))
         elif value is not None and value.dtype != tensor.dtype:
             value = value.to(tensor.dtype)
         results.append(value)
     return tuple(results)
+
+
+def _one_output(outputs: Sequence[Tensor], grad_outputs: Any) -> tuple[Tensor, Any]:
+    """Several outputs as one: Σᵢ ⟨outputᵢ, vᵢ⟩ has gradient Σᵢ vᵢᵀ ∂outputᵢ/∂x, the sum
+    torch.autograd.grad returns; then its seed is 1."""
+    if len(outputs) == 1:
+        single = grad_outputs[0] if isinstance(grad_outputs, (list, tuple)) else grad_outputs
+        return outputs[0], single
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    if not isinstance(grad_outputs, (list, tuple)) or len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(outputs)} outputs need as many grad_outputs (a list), "
+                         f"got {_describe(grad_outputs)}")
+    total: Any = 0
+    for output, given in zip(outputs, grad_outputs, strict=True):
+        seed = output._seed_gradient(given)  # (checks the shape, or that it is a scalar)
+        weight = given if isinstance(given, Tensor) and given.requires_grad else Tensor(seed)
+        total = total + (output * weight).sum()
+    return total, None
 
 
 def _graph_seed(given: ArrayLike | None, seed: np.ndarray) -> Tensor:
@@ -464,7 +502,7 @@ def _graph_seed(given: ArrayLike | None, seed: np.ndarray) -> Tensor:
     result can be differentiated with respect to it too (as gradgradcheck does)."""
     if isinstance(given, Tensor) and given.requires_grad:
         return given if given.dtype == seed.dtype else given.to(seed.dtype)
-    return Tensor(seed)
+    return Tensor(seed.copy())  # (the caller's array: a .grad must never share its memory)
 
 
 def _wrong_shape(fn: Function, parent: Tensor, grad: Any) -> RuntimeError:
@@ -478,7 +516,11 @@ def _run_hooks(tensor: Tensor, grad: Any, create_graph: bool) -> Any:
         as_tensor = grad if create_graph else Tensor._wrap(grad)
         replaced = hook(as_tensor)
         if replaced is not None:
-            replaced = replaced if isinstance(replaced, Tensor) else Tensor(replaced)
+            if not isinstance(replaced, Tensor):  # (PyTorch refuses anything else too)
+                raise TypeError(
+                    f"hook {getattr(hook, '__name__', hook)!s}: returned "
+                    f"{_describe(replaced)}; a hook must return a Tensor (the new gradient, "
+                    f"of shape {tensor.shape}) or None to keep the gradient as it is")
             if replaced.shape != tensor.shape:
                 raise RuntimeError(
                     f"hook {getattr(hook, '__name__', hook)!s}: returned a gradient of shape "
@@ -488,24 +530,30 @@ def _run_hooks(tensor: Tensor, grad: Any, create_graph: bool) -> Any:
     return grad
 
 
+_grad_lock = threading.Lock()  # two threads' backward adding into one .grad: none is lost
+
+
 def _accumulate_grad(tensor: Tensor, grad: Any, stored: set[int], create_graph: bool) -> None:
-    """Add `grad` into `tensor.grad`, in the tensor's dtype."""
+    """Add `grad` into `tensor.grad`, in the tensor's dtype. The read and the write of
+    `.grad` happen under a lock, as PyTorch's accumulation is safe across threads."""
     if create_graph:
         if grad.dtype != tensor.dtype:
             grad = grad.to(tensor.dtype)
-        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+        with _grad_lock:
+            tensor.grad = grad if tensor.grad is None else tensor.grad + grad
         return
     if grad.dtype != tensor.data.dtype:
         grad = grad.astype(tensor.data.dtype)
-    if tensor.grad is not None:
-        grad = tensor.grad.data + grad  # a new array: earlier .grad objects stay as they were
-    elif grad.base is not None or id(grad) in stored:
-        # Ops pass gradients through without copying (add hands the same array to both
-        # inputs; reshape and broadcast_to return views). A copy keeps each .grad its
-        # own array, so changing one in place can never change another.
-        grad = grad.copy()
-    stored.add(id(grad))
-    tensor.grad = Tensor._wrap(grad)
+    with _grad_lock:
+        if tensor.grad is not None:
+            grad = tensor.grad.data + grad  # a new array: earlier .grad objects stay as they were
+        elif grad.base is not None or id(grad) in stored:
+            # Ops pass gradients through without copying (add hands the same array to both
+            # inputs; reshape and broadcast_to return views). A copy keeps each .grad its
+            # own array, so changing one in place can never change another.
+            grad = grad.copy()
+        stored.add(id(grad))
+        tensor.grad = Tensor._wrap(grad)
 
 
 # ----------------------------------------------------------------------------------------
@@ -523,6 +571,9 @@ def _as_array(data: ArrayLike, dtype: Any = None) -> np.ndarray:
         array = np.asarray(data, dtype=dtype)
     except (ValueError, TypeError) as err:  # ragged lists, strings given a dtype
         raise TypeError(f"Tensor: cannot make a tensor of {_describe(data)} ({err})") from None
+    except OverflowError:  # 2**63 and beyond, as PyTorch refuses them
+        raise OverflowError(f"Tensor: {_describe(data)} holds an integer outside the range "
+                            "of int64 (±9.2e18); give it as a float if you need it") from None
     if array.dtype.kind not in _REAL_KINDS:
         raise TypeError(f"Tensor: data must be real numbers (bool, int or float), got "
                         f"{_describe(data)} of dtype {array.dtype}")
@@ -545,8 +596,12 @@ def tensor(data: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> T
     Python floats become float32, a numpy array keeps its dtype. (`Tensor(data)` makes
     numbers float32 whatever they are, like `torch.Tensor`.)"""
     if dtype is None and not isinstance(data, (np.ndarray, Tensor)):
-        kind = np.asarray(data).dtype.kind
-        dtype = {"b": np.bool_, "i": np.int64, "u": np.int64}.get(kind, DEFAULT_DTYPE)
+        try:
+            kind = np.asarray(data).dtype.kind
+        except ValueError:  # a ragged list: Tensor() below says what is wrong with it
+            kind = "f"
+        dtype = {"b": np.bool_, "i": np.int64, "u": np.int64,  # ("O": ints past int64)
+                 "O": np.int64}.get(kind, DEFAULT_DTYPE)
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
@@ -601,14 +656,17 @@ def _keep(op: str, keepdims: bool | None, keepdim: bool | None) -> bool:
 
 
 class MaxResult(tuple):
-    """What `max(dim=...)`/`min(dim=...)` return, as in PyTorch: (values, indices)."""
+    """What `max(dim)`, `min(dim)`, `sort` and `topk` return, as in PyTorch: a pair
+    (values, indices) that also names its parts."""
 
     @property
     def values(self) -> Tensor:
+        """The values found (differentiable)."""
         return self[0]
 
     @property
     def indices(self) -> Tensor:
+        """Where they were found: int64 positions along the dim (no gradient)."""
         return self[1]
 
 
@@ -625,23 +683,31 @@ class Tensor:
     """
 
     # Fixed fields (no per-object __dict__): setting them is ~25% faster (measured) and it takes
-    # less memory, and every op makes one. The fields are set in _wrap.
-    __slots__ = (
-        "__weakref__",
-        "_created",
-        "_ctx",
-        "_hooks",
-        "_retains_grad",
-        "_versions",
-        "data",
-        "grad",
-        "name",
-        "requires_grad",
-    )
+    # less memory, and every op makes one. The fields are set in _wrap. A text beside a field
+    # is what help() shows for it; the docstrings under the annotations below, the same
+    # words, are what the API reference shows (it reads the source).
+    __slots__ = {
+        "__weakref__": None,
+        "_created": None,
+        "_ctx": None,
+        "_hooks": None,
+        "_retains_grad": None,
+        "_versions": None,
+        "data": "The values, a numpy array (shared, not copied: see the class docstring).",
+        "grad": "∂C/∂self after backward(), a Tensor of this tensor's shape and dtype; None "
+                "before, for tensors that do not require grad, and for non-leaf tensors "
+                "unless retain_grad() was called.",
+        "name": None,
+        "requires_grad": None,
+    }
     __array_ufunc__ = None  # `ndarray + Tensor` hands over to Tensor.__radd__, not numpy
 
     data: np.ndarray
-    grad: Tensor | None  # ∂C/∂self after backward (leaves, and tensors that retain_grad)
+    """The values, a numpy array (shared, not copied: see the class docstring)."""
+    grad: Tensor | None
+    """∂C/∂self after backward(), a Tensor of this tensor's shape and dtype; None before, for
+    tensors that do not require grad, and for non-leaf tensors unless retain_grad() was
+    called."""
     requires_grad: bool
     _ctx: Function | None  # the op that made it: its link into the graph
     _retains_grad: bool
@@ -678,14 +744,17 @@ class Tensor:
     # -- plain attributes ----------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
+        """The size of each axis, a tuple: (2, 3) for 2 rows of 3 (numpy's `.shape`)."""
         return self.data.shape
 
     @property
     def ndim(self) -> int:
+        """The number of axes: 0 for a number, 1 for a vector, 2 for a matrix."""
         return self.data.ndim
 
     @property
     def dtype(self) -> np.dtype:
+        """The numpy dtype of the values (float32 unless made otherwise)."""
         return self.data.dtype
 
     @property
@@ -708,6 +777,9 @@ class Tensor:
         return self._ctx is None
 
     def __len__(self) -> int:
+        """The length of the first axis (a 0-d tensor has none, as in PyTorch)."""
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor; use .item() to get its value")
         return len(self.data)
 
     def numpy(self) -> np.ndarray:
@@ -802,9 +874,14 @@ class Tensor:
             raise RuntimeError(f"{op}: in-place changes inside a jit step are not recorded, "
                                "so a replay would skip them; change values in an optimizer "
                                "or outside the step")
+        if not self.data.flags.writeable:  # expand() and broadcasts share one element
+            raise RuntimeError(
+                f"{op}: this tensor (shape {self.shape}) is a view in which several places "
+                "share one element in memory (made by expand() or a broadcast), so writing "
+                "to it would change them all; call .clone() first and change the copy")
         try:
             update(self.data)
-        except ValueError as err:  # read-only views, shapes that do not broadcast
+        except ValueError as err:  # shapes that do not broadcast
             raise ValueError(f"{op}: {err} (tensor of shape {self.shape})") from None
         self._version_counter().bump()
         return self
@@ -828,27 +905,50 @@ class Tensor:
                              f"to the tensor's shape {self.shape}")
         return array
 
+    def _arithmetic_in_place(self, ufunc: np.ufunc, other: ArrayLike, op: str,
+                             alpha: float = 1) -> Tensor:
+        """self ← ufunc(self, alpha · other), written into self's memory: add_, x += y, …"""
+        value = self._in_place_operand(other, op, true_division=ufunc is np.divide)
+        if alpha != 1:
+            value = value * alpha
+        return self._change_in_place(op, lambda d: ufunc(d, value, out=d))
+
     def add_(self, other: ArrayLike, alpha: float = 1) -> Tensor:
         """self += alpha · other, in place."""
-        value = self._in_place_operand(other, "add_")
-        return self._change_in_place("add_", lambda d: np.add(d, value * alpha if alpha != 1
-                                                              else value, out=d))
+        return self._arithmetic_in_place(np.add, other, "add_", alpha)
 
     def sub_(self, other: ArrayLike, alpha: float = 1) -> Tensor:
         """self −= alpha · other, in place."""
-        value = self._in_place_operand(other, "sub_")
-        return self._change_in_place("sub_", lambda d: np.subtract(
-            d, value * alpha if alpha != 1 else value, out=d))
+        return self._arithmetic_in_place(np.subtract, other, "sub_", alpha)
 
     def mul_(self, other: ArrayLike) -> Tensor:
         """self *= other, in place."""
-        value = self._in_place_operand(other, "mul_")
-        return self._change_in_place("mul_", lambda d: np.multiply(d, value, out=d))
+        return self._arithmetic_in_place(np.multiply, other, "mul_")
 
     def div_(self, other: ArrayLike) -> Tensor:
         """self /= other, in place (floating-point tensors only, as in PyTorch)."""
-        value = self._in_place_operand(other, "div_", true_division=True)
-        return self._change_in_place("div_", lambda d: np.divide(d, value, out=d))
+        return self._arithmetic_in_place(np.divide, other, "div_")
+
+    def pow_(self, exponent: ArrayLike) -> Tensor:
+        """self ← self ** exponent, in place."""
+        return self._arithmetic_in_place(np.power, exponent, "pow_")
+
+    # Python's augmented assignments are PyTorch's in-place ops: without these, `p -= lr * g`
+    # would make a new tensor and rebind the name p, leaving the model's parameter as it was.
+    def __iadd__(self, other: ArrayLike) -> Tensor:
+        return self._arithmetic_in_place(np.add, other, "+= (add_)")
+
+    def __isub__(self, other: ArrayLike) -> Tensor:
+        return self._arithmetic_in_place(np.subtract, other, "-= (sub_)")
+
+    def __imul__(self, other: ArrayLike) -> Tensor:
+        return self._arithmetic_in_place(np.multiply, other, "*= (mul_)")
+
+    def __itruediv__(self, other: ArrayLike) -> Tensor:
+        return self._arithmetic_in_place(np.divide, other, "/= (div_)")
+
+    def __ipow__(self, exponent: ArrayLike) -> Tensor:
+        return self._arithmetic_in_place(np.power, exponent, "**= (pow_)")
 
     def zero_(self) -> Tensor:
         """Set every element to 0, in place."""
@@ -983,6 +1083,38 @@ class Tensor:
         a, b = self._operands(other, "ne")
         return Tensor._wrap(a.data != b.data)
 
+    # logic on masks (bool tensors; bitwise on integers), no gradient, as in PyTorch
+    def _logic(self, other: Any, op: str, ufunc: Callable[[Any, Any], Any]) -> Tensor:
+        a, b = self._operands(other, op)
+        if a.data.dtype.kind == "f":
+            raise TypeError(f"{op}: needs bool or integer tensors, got {a.dtype}; compare "
+                            "first (x > 0) to make a mask")
+        return Tensor._wrap(ufunc(a.data, b.data))
+
+    def __and__(self, other: ArrayLike) -> Tensor:
+        return self._logic(other, "& (bitwise_and)", np.bitwise_and)
+
+    def __or__(self, other: ArrayLike) -> Tensor:
+        return self._logic(other, "| (bitwise_or)", np.bitwise_or)
+
+    def __xor__(self, other: ArrayLike) -> Tensor:
+        return self._logic(other, "^ (bitwise_xor)", np.bitwise_xor)
+
+    def __invert__(self) -> Tensor:
+        return self._logic(self, "~ (bitwise_not)", lambda a, _: np.invert(a))
+
+    def logical_not(self) -> Tensor:
+        """True where the value is 0 (or False)."""
+        return Tensor._wrap(np.logical_not(self.data))
+
+    def logical_and(self, other: ArrayLike) -> Tensor:
+        """True where both are non-zero."""
+        return Tensor._wrap(np.logical_and(self.data, _operand_array(other, "logical_and")))
+
+    def logical_or(self, other: ArrayLike) -> Tensor:
+        """True where either is non-zero."""
+        return Tensor._wrap(np.logical_or(self.data, _operand_array(other, "logical_or")))
+
     # The functions below work on floats: integers become float32 first, as in PyTorch
     # (numpy would give float64). The test is written out in each: one call less per op.
     def sigmoid(self) -> Tensor:
@@ -1005,24 +1137,25 @@ class Tensor:
         """ln x, elementwise."""
         return ops.Log.apply(self if self.data.dtype.kind == "f" else self.float())
 
-    # Reductions take numpy's axis=/keepdims= or PyTorch's dim=/keepdim=.
+    # Reductions take numpy's axis=/keepdims= or PyTorch's dim=/keepdim= (ops/reduce.py has
+    # the math and the argument checks); `dim=()` reduces every axis, as in PyTorch 2.13.
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None, *,
             dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None) -> Tensor:
-        """Sum over `axis` (all axes by default)."""
-        return ops.Sum.apply(self, axis=_axis("sum", axis, dim),
-                             keepdims=_keep("sum", keepdims, keepdim))
+        """Sum over `axis` (all axes by default); bool and integer tensors give int64."""
+        axes = ops.reduce_axes("sum", _axis("sum", axis, dim), self.ndim)
+        return ops.Sum.apply(self, axis=axes, keepdims=_keep("sum", keepdims, keepdim),
+                             dtype=ops.total_dtype(self))
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None, *,
              dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None) -> Tensor:
-        """Mean over `axis` (all axes by default)."""
-        return ops.mean(self, axis=_axis("mean", axis, dim),
-                        keepdims=_keep("mean", keepdims, keepdim))
+        """Mean over `axis` (all axes by default); floating-point tensors only, as PyTorch."""
+        return ops.mean(self, _axis("mean", axis, dim), _keep("mean", keepdims, keepdim))
 
     def max(self, dim: int | None = None, keepdim: bool | None = None, *,
             axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Any:
-        """Largest value; tied maxima share the gradient equally. As in PyTorch, `x.max()`
-        is one value and `x.max(dim)` (values, indices); numpy's `x.max(axis=…)` gives the
-        values alone."""
+        """Largest value. As in PyTorch, `x.max()` is one value (tied maxima share the
+        gradient equally) and `x.max(dim)` is (values, indices), the gradient going to the
+        index; numpy's `x.max(axis=…)` gives the values alone, as `amax`."""
         return self._extreme("max", dim, keepdim, axis, keepdims)
 
     def min(self, dim: int | None = None, keepdim: bool | None = None, *,
@@ -1032,37 +1165,33 @@ class Tensor:
 
     def _extreme(self, op: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> Any:
         keep = _keep(op, keepdims, keepdim)
-        if op == "max":
-            values = ops.Max.apply(self, axis=_axis(op, axis, dim), keepdims=keep)
-        else:
-            values = -ops.Max.apply(-self, axis=_axis(op, axis, dim), keepdims=keep)
-        if dim is None:
-            return values
-        index = self.argmax(dim, keep) if op == "max" else self.argmin(dim, keep)
-        return MaxResult((values, index))
+        if isinstance(dim, Tensor):
+            raise TypeError(f"{op}: for the elementwise {op} of two tensors write "
+                            f"x.{op}imum(other)")
+        if axis is not None:  # numpy's spelling: the values alone, as amax/amin
+            _axis(op, axis, dim)
+            return (ops.amax if op == "max" else ops.amin)(self, axis, keep, op=op)
+        return ops.extreme(self, op, dim, keep)
 
-    def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    def argmax(self, dim: int | None = None, keepdim: bool = False, *,
+               axis: int | None = None) -> Tensor:
         """Index of the largest value (of the flattened tensor when dim is None); no
         gradient flows through an index."""
-        index = np.argmax(self.data, axis=dim, keepdims=keepdim and dim is not None)
-        return Tensor._wrap(np.asarray(index, dtype=np.int64))
+        return ops.argmax(self, _axis("argmax", axis, dim), keepdim)
 
-    def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    def argmin(self, dim: int | None = None, keepdim: bool = False, *,
+               axis: int | None = None) -> Tensor:
         """Index of the smallest value (of the flattened tensor when dim is None)."""
-        index = np.argmin(self.data, axis=dim, keepdims=keepdim and dim is not None)
-        return Tensor._wrap(np.asarray(index, dtype=np.int64))
+        return ops.argmin(self, _axis("argmin", axis, dim), keepdim)
 
     def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         """e^xᵢ / Σⱼ e^xⱼ along `axis` (or `dim`), stable for large |x|."""
-        x = self if self.data.dtype.kind == "f" else self.float()
-        return ops.softmax(x, axis=_axis("softmax", None if dim is not None else axis, dim))
+        return ops.softmax(self, _axis("softmax", None if dim is not None else axis, dim))
 
     def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         """xᵢ − log Σⱼ e^xⱼ along `axis` (or `dim`), stable for large |x|."""
-        x = self if self.data.dtype.kind == "f" else self.float()
-        return ops.LogSoftmax.apply(x, axis=_axis("log_softmax",
-                                                  None if dim is not None else axis, dim))
-
+        return ops.log_softmax(self, _axis("log_softmax", None if dim is not None else axis,
+                                           dim))
     def reshape(self, *shape: Any) -> Tensor:
         """The same elements in a new shape: `x.reshape(2, 3)` or `x.reshape((2, 3))`."""
         return ops.Reshape.apply(self, shape=_shape_arg(shape))
@@ -1073,12 +1202,13 @@ class Tensor:
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         """Merge the axes from `start_dim` to `end_dim` (both included) into one."""
+        start = normalize_dim("flatten", start_dim, self.ndim)
+        end = normalize_dim("flatten", end_dim, self.ndim)
         if self.ndim == 0:
             return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
         if start > end:
-            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
-                             f"for a tensor of shape {self.shape}")
+            raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                               f"for a tensor of shape {self.shape}")
         merged = int(np.prod(self.shape[start:end + 1]))  # (not -1: ambiguous for 0 rows)
         return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1:])
 
@@ -1090,23 +1220,22 @@ class Tensor:
         position = dim % (self.ndim + 1)
         return self.reshape(self.shape[:position] + (1,) + self.shape[position:])
 
-    def squeeze(self, dim: int | None = None) -> Tensor:
-        """Drop axes of length 1 (only axis `dim` when given, and only if it has length 1,
-        as in PyTorch)."""
-        if dim is None:
-            return self.reshape(tuple(n for n in self.shape if n != 1))
-        if self.ndim == 0:
-            return self
-        position = dim % self.ndim
-        if self.shape[position] != 1:
-            return self
-        return self.reshape(self.shape[:position] + self.shape[position + 1:])
+    def squeeze(self, dim: int | tuple[int, ...] | None = None) -> Tensor:
+        """Drop axes of length 1: all of them, or those of `dim` (an int or a tuple) that
+        have length 1, as in PyTorch."""
+        dims = range(self.ndim) if dim is None else normalize_dims("squeeze", dim, self.ndim)
+        kept = tuple(n for i, n in enumerate(self.shape) if n != 1 or i not in dims)
+        return self if kept == self.shape else self.reshape(kept)
 
     def expand(self, *sizes: int) -> Tensor:
         """This tensor broadcast to `sizes` (-1 keeps an axis's length), without copying;
         the gradient sums back over the copies."""
         sizes = _shape_arg(sizes)
-        shape = (1,) * (len(sizes) - self.ndim) + self.shape
+        new_axes = len(sizes) - self.ndim
+        if new_axes < 0 or -1 in sizes[:new_axes]:
+            raise RuntimeError(f"expand: sizes {sizes} for a tensor of shape {self.shape}: give "
+                               "one size per axis (new axes, in front, cannot be -1)")
+        shape = (1,) * new_axes + self.shape
         target = tuple(n if s == -1 else s for s, n in zip(sizes, shape, strict=False))
         try:
             np.broadcast_shapes(shape, target)
@@ -1117,19 +1246,23 @@ class Tensor:
 
     def permute(self, *axes: int) -> Tensor:
         """Reorder the axes: `x.permute(2, 0, 1)`."""
-        axes = tuple(a % self.ndim for a in _shape_arg(axes))
-        if sorted(axes) != list(range(self.ndim)):
-            raise ValueError(f"permute: {axes} is not an ordering of the {self.ndim} axes "
-                             f"of a tensor of shape {self.shape}")
-        return ops.Permute.apply(self, axes=axes)
+        axes = _shape_arg(axes)
+        if len(axes) != self.ndim:
+            raise RuntimeError(f"permute: {axes} names {len(axes)} axes, but the tensor of "
+                               f"shape {self.shape} has {self.ndim}")
+        return ops.Permute.apply(self, axes=normalize_dims("permute", axes, self.ndim))
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
-        """Swap two axes (PyTorch's meaning; the last two by default)."""
-        if self.ndim < 2:
+        """Swap two axes (PyTorch's meaning; the last two by default, and then a tensor
+        with fewer than two axes is returned as it is, as `.T` does)."""
+        if self.ndim < 2 and (dim0, dim1) == (-2, -1):
             return self
         axes = list(range(self.ndim))
-        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
-        return self.permute(*axes)
+        first, second = (normalize_dim("transpose", d, self.ndim) for d in (dim0, dim1))
+        if self.ndim == 0:
+            return self
+        axes[first], axes[second] = axes[second], axes[first]
+        return ops.Permute.apply(self, axes=tuple(axes))
 
     swapaxes = transpose
 
@@ -1141,15 +1274,97 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         index = _index_arg(index)
         first, rest = _split_integer_index(index, self.ndim)
-        if first is not None:  # PyTorch picks with the integers first, then indexes the rest
-            return ops.GetItem.apply(self, index=first)[rest]
-        return ops.GetItem.apply(self, index=index)
+        try:
+            if first is not None:  # PyTorch picks with the integers first, then the rest
+                return ops.GetItem.apply(self, index=first)[rest]
+            return ops.GetItem.apply(self, index=index)
+        except IndexError as err:
+            raise _index_error(self, err) from None
 
-    def to(self, dtype: Any) -> Tensor:
-        """This tensor in another dtype; the gradient flows back in the original dtype."""
-        if np.dtype(dtype) == self.dtype:
+    def __setitem__(self, index: Any, value: ArrayLike) -> None:
+        """`x[index] = value` as in PyTorch (value broadcast to the places it fills, cast to
+        x's dtype). Outside a graph it writes into x's memory (a new version, so a graph
+        that saved x refuses to use the old values); when x is part of a graph or value
+        requires grad, the write is recorded: the gradient reaches the part of the old x
+        that was kept, and value."""
+        index = _index_arg(index)
+        recorded = _GradMode.enabled and (
+            self.requires_grad or (isinstance(value, Tensor) and value.requires_grad))
+        try:
+            if recorded and not (self.requires_grad and self._ctx is None):
+                self._record_write(index, value)
+            else:  # (a leaf that requires grad gets the in-place refusal here)
+                array = _operand_array(value, "setitem")
+                self._change_in_place("setitem", lambda d: ops.write_at(d, index, array))
+        except IndexError as err:
+            raise _index_error(self, err, "setitem") from None
+
+    def _record_write(self, index: Any, value: ArrayLike) -> None:
+        """x[index] = value inside a graph: x becomes the output of a SetItem op whose input
+        is a new node holding x's old values, so ops that used x before keep their meaning
+        (they see the new version and refuse at backward, instead of a wrong gradient)."""
+        if Recording.active is not None:
+            raise RuntimeError("setitem: writing into a tensor inside a jit step is not "
+                               "recorded; build the value with tg.where or masked_fill")
+        if self._ctx is not None and self.data.base is not None and any(
+                np.may_share_memory(self.data, t.data) for t in self._ctx.inputs):
+            raise RuntimeError(
+                f"setitem: this tensor is a view of another one (made by '{self._ctx.name}'); "
+                "a write into a view inside a graph is not recorded here. Write into the "
+                "tensor it views, or clone() it first, or use where()/masked_fill()")
+        old = Tensor._wrap(self.data.copy())  # the values before the write, a node of their own
+        old.requires_grad, old._ctx, old._created = self.requires_grad, self._ctx, self._created
+        value_tensor = value if isinstance(value, Tensor) else Tensor._wrap(
+            _operand_array(value, "setitem"))
+        if value_tensor.dtype != self.dtype:
+            value_tensor = value_tensor.to(self.dtype)
+        self._version_counter().bump()  # ops made before this point must not use x's new values
+        written = ops.SetItem.apply(old, value_tensor, index=index)
+        self.data[...] = written.data  # in x's own memory, so tensors sharing it see the write
+        self._ctx, self._created, self.requires_grad = written._ctx, written._created, True
+
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
+        """This tensor in another dtype; the gradient flows back in the original dtype.
+        As PyTorch: `x.to(np.float64)`, `x.to(other_tensor)` (its dtype), `x.to("cpu")`,
+        `x.to("cpu", np.float64)`, `x.to(device=…, dtype=…)`; the only device is the CPU."""
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif isinstance(arg, str) and arg.split(":")[0] not in np.sctypeDict:
+                device = arg
+            else:
+                dtype = arg
+        check_device("to", device)
+        if dtype is None or np.dtype(dtype) == self.dtype:
             return self
         return ops.Cast.apply(self, dtype=np.dtype(dtype))
+
+    def cpu(self) -> Tensor:
+        """This tensor (every tensor here lives in the CPU's memory, as numpy arrays)."""
+        return self
+
+    def cuda(self, device: Any = None) -> Tensor:
+        """Refused: this library runs on numpy, on the CPU."""
+        check_device("cuda", "cuda")
+        return self
+
+    @property
+    def device(self) -> str:
+        """Where the values live: always "cpu" here (numpy arrays)."""
+        return "cpu"
+
+    def __float__(self) -> float:
+        """`float(t)` for a one-element tensor."""
+        return float(self.item())
+
+    def __int__(self) -> int:
+        """`int(t)` for a one-element tensor (truncated toward zero, as Python's int)."""
+        return int(self.item())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """`np.asarray(t)` gives the values (the array itself, not an object array)."""
+        _note_value_read("np.asarray()")
+        return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     def float(self) -> Tensor:
         """As float32."""
@@ -1163,12 +1378,12 @@ class Tensor:
     @classmethod
     def zeros(cls, *shape: int, requires_grad: bool = False, dtype: Any = DEFAULT_DTYPE) -> Tensor:
         """A tensor of zeros: `Tensor.zeros(2, 3)` or `Tensor.zeros((2, 3))`."""
-        return cls(np.zeros(_shape_arg(shape), dtype), requires_grad=requires_grad)
+        return cls(np.zeros(_new_shape("zeros", shape), dtype), requires_grad=requires_grad)
 
     @classmethod
     def ones(cls, *shape: int, requires_grad: bool = False, dtype: Any = DEFAULT_DTYPE) -> Tensor:
         """A tensor of ones."""
-        return cls(np.ones(_shape_arg(shape), dtype), requires_grad=requires_grad)
+        return cls(np.ones(_new_shape("ones", shape), dtype), requires_grad=requires_grad)
 
     @classmethod
     def eye(cls, n: int, m: int | None = None, requires_grad: bool = False,
@@ -1191,23 +1406,265 @@ class Tensor:
     def randn(cls, *shape: int, requires_grad: bool = False, dtype: Any = DEFAULT_DTYPE,
               seed: int | np.random.Generator | None = None) -> Tensor:
         """Samples of the standard normal N(0, 1); `seed` is an int or a numpy Generator."""
-        data = random_generator(seed).standard_normal(_shape_arg(shape)).astype(dtype)
+        data = random_generator(seed).standard_normal(_new_shape("randn", shape)).astype(dtype)
         return cls(data, requires_grad=requires_grad)
 
     @classmethod
     def rand(cls, *shape: int, requires_grad: bool = False, dtype: Any = DEFAULT_DTYPE,
              seed: int | np.random.Generator | None = None) -> Tensor:
         """Samples of the uniform distribution on [0, 1)."""
-        data = random_generator(seed).random(_shape_arg(shape)).astype(dtype)
+        data = random_generator(seed).random(_new_shape("rand", shape)).astype(dtype)
         return cls(data, requires_grad=requires_grad)
 
-    # -- elementwise math and activations (ops/elementwise.py) -------------------------------
+    # -- elementwise math (ops/elementwise.py) and activations (ops/activations.py) ----------
+    def _as_float(self) -> Tensor:
+        """This tensor, or float32 if it holds integers (for the functions of floats)."""
+        return self if self.data.dtype.kind == "f" else self.float()
+
+    def abs(self) -> Tensor:
+        """|x|, elementwise (integers stay integers)."""
+        return ops.Abs.apply(self)
+
+    def sign(self) -> Tensor:
+        """−1, 0 or 1, elementwise (0 for NaN, as PyTorch); its gradient is 0."""
+        return ops.Sign.apply(self)
+
+    def square(self) -> Tensor:
+        """x², elementwise (integers stay integers)."""
+        return ops.square(self)
+
+    def sqrt(self) -> Tensor:
+        """√x, elementwise (NaN for x < 0, as PyTorch)."""
+        return ops.Sqrt.apply(self._as_float())
+
+    def rsqrt(self) -> Tensor:
+        """1/√x, elementwise."""
+        return ops.Rsqrt.apply(self._as_float())
+
+    def reciprocal(self) -> Tensor:
+        """1/x, elementwise."""
+        return ops.Reciprocal.apply(self._as_float())
+
+    def sin(self) -> Tensor:
+        """sin x, elementwise (radians)."""
+        return ops.Sin.apply(self._as_float())
+
+    def cos(self) -> Tensor:
+        """cos x, elementwise (radians)."""
+        return ops.Cos.apply(self._as_float())
+
+    def log1p(self) -> Tensor:
+        """ln(1 + x), elementwise, exact for tiny x."""
+        return ops.Log1p.apply(self._as_float())
+
+    def expm1(self) -> Tensor:
+        """eˣ − 1, elementwise, exact for tiny x."""
+        return ops.Expm1.apply(self._as_float())
+
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
+        """Each element limited to [min, max] (numbers or Tensors; either may be None)."""
+        return ops.clamp(self, min, max)
+
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:
+        """PyTorch's other name for clamp."""
+        return ops.clamp(self, min, max)
+
+    def clamp_min(self, min: Any) -> Tensor:
+        """max(x, min) elementwise, with clamp's gradient."""
+        return ops.clamp(self, min=min)
+
+    def clamp_max(self, max: Any) -> Tensor:
+        """min(x, max) elementwise, with clamp's gradient."""
+        return ops.clamp(self, max=max)
+
+    def maximum(self, other: Tensor) -> Tensor:
+        """The larger of each pair (broadcast); a tie shares the gradient equally."""
+        return ops.maximum(self, other)
+
+    def minimum(self, other: Tensor) -> Tensor:
+        """The smaller of each pair (broadcast); a tie shares the gradient equally."""
+        return ops.minimum(self, other)
 
     # -- more reductions (ops/reduce.py) -----------------------------------------------------
+    def var(self, dim: int | tuple[int, ...] | None = None, unbiased: bool | None = None,
+            keepdim: bool | None = None, *, correction: Number | None = None,
+            axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Tensor:
+        """Variance over `dim` (all axes by default): Σ (x − x̄)² / (N − correction), with
+        correction 1 by default (Bessel's; unbiased=False is correction 0), as PyTorch."""
+        return ops.var(self, _axis("var", axis, dim), unbiased, _keep("var", keepdims, keepdim),
+                       correction=correction)
 
-    # -- joining, splitting and selecting (ops/shape.py) --------------------------------------
+    def std(self, dim: int | tuple[int, ...] | None = None, unbiased: bool | None = None,
+            keepdim: bool | None = None, *, correction: Number | None = None,
+            axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Tensor:
+        """Standard deviation √var over `dim`; arguments as `var`."""
+        return ops.std(self, _axis("std", axis, dim), unbiased, _keep("std", keepdims, keepdim),
+                       correction=correction)
+
+    def norm(self, p: Number | str = "fro", dim: int | tuple[int, ...] | None = None,
+             keepdim: bool | None = None, *, axis: int | tuple[int, ...] | None = None,
+             keepdims: bool | None = None) -> Tensor:
+        """The p-norm (Σ |xᵢ|^p)^(1/p) over `dim` (all axes by default): p = 'fro' or 2,
+        1, float('inf'), float('-inf') or another number, as PyTorch's `Tensor.norm`."""
+        return ops.norm(self, p, _axis("norm", axis, dim), _keep("norm", keepdims, keepdim))
+
+    def prod(self, dim: int | None = None, keepdim: bool | None = None, *,
+             axis: int | None = None, keepdims: bool | None = None) -> Tensor:
+        """Product of the elements along one `dim` (all by default); integers give int64."""
+        return ops.prod(self, _axis("prod", axis, dim), _keep("prod", keepdims, keepdim))
+
+    def logsumexp(self, dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None,
+                  *, axis: int | tuple[int, ...] | None = None,
+                  keepdims: bool | None = None) -> Tensor:
+        """log Σ eˣ over `dim` (required, as in PyTorch), stable for large x."""
+        return ops.logsumexp(self, _axis("logsumexp", axis, dim),
+                             _keep("logsumexp", keepdims, keepdim))
+
+    def amax(self, dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None, *,
+             axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Tensor:
+        """Largest value over `dim` (all axes by default); ties share the gradient equally."""
+        return ops.amax(self, _axis("amax", axis, dim), _keep("amax", keepdims, keepdim))
+
+    def amin(self, dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None, *,
+             axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Tensor:
+        """Smallest value over `dim` (all axes by default); ties share the gradient equally."""
+        return ops.amin(self, _axis("amin", axis, dim), _keep("amin", keepdims, keepdim))
+
+    def cumsum(self, dim: int | None = None, *, axis: int | None = None) -> Tensor:
+        """Running sum along `dim` (required, as in PyTorch); integers give int64."""
+        return ops.cumsum(self, _axis("cumsum", axis, dim))
+
+    def any(self, dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None, *,
+            axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Tensor:
+        """Whether any element over `dim` (all axes by default) is nonzero; no gradient."""
+        return self._test("any", np.any, _axis("any", axis, dim), _keep("any", keepdims, keepdim))
+
+    def all(self, dim: int | tuple[int, ...] | None = None, keepdim: bool | None = None, *,
+            axis: int | tuple[int, ...] | None = None, keepdims: bool | None = None) -> Tensor:
+        """Whether every element over `dim` (all axes by default) is nonzero; no gradient."""
+        return self._test("all", np.all, _axis("all", axis, dim), _keep("all", keepdims, keepdim))
+
+    def _test(self, op: str, test: Callable[..., Any], dim: Any, keepdim: bool) -> Tensor:
+        # dim=() tests each element alone, as PyTorch 2.13's any/all do (its sum reduces all)
+        empty = isinstance(dim, (tuple, list)) and len(dim) == 0
+        axes = () if empty else ops.reduce_axes(op, dim, self.ndim)
+        result = np.asarray(test(self.data, axis=axes, keepdims=keepdim))
+        return Tensor._wrap(result.astype(np.uint8 if self.dtype == np.uint8 else bool))
+
+    # -- joining, splitting (ops/shape.py) and selecting (ops/select.py) ----------------------
+    # (joining is tg.cat / tg.stack: PyTorch has no Tensor method for it either)
+    def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0
+              ) -> tuple[Tensor, ...]:
+        """Pieces along `dim`: of `split_size` each (the last may be shorter) or of the
+        listed sizes, which must add up to the length."""
+        return ops.split(self, split_size_or_sections, dim)
+
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        """`chunks` pieces along `dim` of ⌈length / chunks⌉ each (the last may be shorter)."""
+        return ops.chunk(self, chunks, dim)
+
+    def unbind(self, dim: int = 0) -> tuple[Tensor, ...]:
+        """The slices along `dim`, that axis removed: (x[0], x[1], …) for dim 0."""
+        return ops.unbind(self, dim)
+
+    def where(self, condition: Tensor, other: ArrayLike) -> Tensor:
+        """This tensor where `condition` is True, `other` elsewhere: tg.where(condition,
+        self, other)."""
+        return ops.where(condition, self, other)
+
+    def masked_fill(self, mask: Tensor, value: Number | Tensor) -> Tensor:
+        """`value` where the bool `mask` is True (no gradient reaches those places)."""
+        return ops.masked_fill(self, mask, value)
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """The lower triangle of the last two axes; zeros above the `diagonal`-th diagonal."""
+        return ops.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """The upper triangle of the last two axes; zeros below the `diagonal`-th diagonal."""
+        return ops.triu(self, diagonal)
+
+    def gather(self, dim: int, index: Tensor) -> Tensor:
+        """`out[i][j] = self[i][index[i][j]]` for dim 1 (index: int64, as many axes)."""
+        return ops.gather(self, dim, index)
+
+    def index_select(self, dim: int, index: Tensor) -> Tensor:
+        """The entries at the positions in `index` (a vector of integers) along `dim`."""
+        return ops.index_select(self, dim, index)
+
+    def take_along_dim(self, indices: Tensor, dim: int | None = None) -> Tensor:
+        """numpy's take_along_axis: gather with broadcasting (flattened without `dim`)."""
+        return ops.take_along_dim(self, indices, dim)
+
+    def flip(self, *dims: int) -> Tensor:
+        """The order reversed along each of `dims`: `x.flip(0)`, `x.flip(0, 1)` or
+        `x.flip((0, 1))`."""
+        return ops.flip(self, _shape_arg(dims))
+
+    def roll(self, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None
+             ) -> Tensor:
+        """Entries shifted by `shifts` along `dims`, wrapping around (flattened without dims)."""
+        return ops.roll(self, shifts, dims)
+
+    def repeat(self, *sizes: int) -> Tensor:
+        """Tiled `sizes[i]` times along axis i (PyTorch's repeat, numpy's tile)."""
+        return ops.repeat(self, *sizes)
+
+    def sort(self, dim: int = -1, descending: bool = False, *, stable: bool = False
+             ) -> MaxResult:
+        """(values, indices) sorted along `dim`; always stable (ties keep their order)."""
+        return ops.sort(self, dim, descending, stable)
+
+    def argsort(self, dim: int = -1, descending: bool = False, *, stable: bool = False
+                ) -> Tensor:
+        """The int64 indices that sort along `dim` (stable)."""
+        return ops.argsort(self, dim, descending, stable)
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True
+             ) -> MaxResult:
+        """(values, indices) of the k largest (or smallest) entries along `dim`."""
+        return ops.topk(self, k, dim, largest, sorted)
 
     # -- products and method forms of arithmetic (ops/products.py) ---------------------------
+    def add(self, other: ArrayLike, *, alpha: Number = 1) -> Tensor:
+        """self + alpha · other (torch.add): the `+` op, with its type promotion."""
+        return ops.add(self, other, alpha=alpha)
+
+    def sub(self, other: ArrayLike, *, alpha: Number = 1) -> Tensor:
+        """self − alpha · other (torch.sub): the `-` op, with its type promotion."""
+        return ops.sub(self, other, alpha=alpha)
+
+    def mul(self, other: ArrayLike) -> Tensor:
+        """self · other, elementwise (torch.mul): the `*` op."""
+        return self * other
+
+    def div(self, other: ArrayLike, *, rounding_mode: str | None = None) -> Tensor:
+        """self / other (torch.div); rounding_mode 'trunc' or 'floor' rounds the quotient."""
+        return ops.div(self, other, rounding_mode=rounding_mode)
+
+    def pow(self, exponent: ArrayLike) -> Tensor:
+        """self ** exponent, elementwise (torch.pow)."""
+        return self ** exponent
+
+    def neg(self) -> Tensor:
+        """−self (torch.neg)."""
+        return -self
+
+    def mm(self, mat2: ArrayLike) -> Tensor:
+        """Product of two matrices, 2-D only (torch.mm)."""
+        return ops.mm(self, mat2)
+
+    def bmm(self, mat2: ArrayLike) -> Tensor:
+        """Batched matrix product (b, n, k) @ (b, k, m), 3-D only (torch.bmm)."""
+        return ops.bmm(self, mat2)
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *,
+                    generator: int | np.random.Generator | None = None,
+                    seed: int | np.random.Generator | None = None) -> Tensor:
+        """Indices drawn from the distribution(s) in this 1-D or 2-D tensor of weights
+        (torch.multinomial); int64, seeded as `tg.manual_seed` is."""
+        from tinygrad_edu.creation import multinomial  # (creation.py imports this module)
+        return multinomial(self, num_samples, replacement, generator=generator, seed=seed)
 
     # -- the backward pass -------------------------------------------------------------------
     def backward(self, grad: ArrayLike | None = None, retain_graph: bool | None = None,
@@ -1239,7 +1696,7 @@ class Tensor:
                                  f"pass grad= of shape {self.shape}")
             # ∂self/∂self = 1 (np.array rather than np.ones: ~1 µs less per backward)
             return np.array(1, self.dtype).reshape(self.shape)
-        seed = np.array(_as_array(grad), dtype=self.dtype)  # a copy: .grad never aliases it
+        seed = _as_array(grad, self.dtype)  # (not copied: backward copies it if it must)
         if seed.shape != self.shape:
             raise ValueError(f"backward: grad has shape {seed.shape} but the tensor has "
                              f"shape {self.shape}")
@@ -1260,7 +1717,18 @@ class RemovableHandle:
         self._hooks = hooks
 
     def remove(self) -> None:
+        """Take the hook away (removing it twice is harmless)."""
         self._hooks.pop(self.id, None)
+
+
+def check_device(op: str, device: Any) -> None:
+    """Accept PyTorch's `device=` when it names the CPU (None, "cpu", "cpu:0"), since
+    code copied from PyTorch passes it; refuse any other device in words."""
+    name = getattr(device, "type", device)  # (a torch.device has .type)
+    if name is None or str(name).split(":")[0] == "cpu":
+        return
+    raise ValueError(f"{op}: device {device!r} is not available: tinygrad_edu runs on numpy, "
+                     "on the CPU; leave device= out (or pass \"cpu\")")
 
 
 def _index_arg(index: Any) -> Any:
@@ -1269,7 +1737,22 @@ def _index_arg(index: Any) -> Any:
         return index.data
     if isinstance(index, tuple):
         return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list) and any(isinstance(i, (list, tuple, slice, np.ndarray, Tensor))
+                                       or i is None or i is Ellipsis for i in index):
+        raise TypeError(  # PyTorch 2.13 reads x[[a, b]] with lists inside as x[a, b]; numpy
+            # (and PyTorch's announced future) as one index array: the same code differs
+            f"indexing: a list holding lists or slices ({_describe(index)}) means different "
+            "things in PyTorch and numpy; write x[tuple(seq)] for several indices, or "
+            "x[np.array(seq)] for one index array")
     return index
+
+
+def _index_error(tensor: Tensor, err: IndexError, op: str = "getitem") -> IndexError:
+    """numpy's IndexError said at the API boundary, PyTorch's way for a 0-d tensor."""
+    if tensor.ndim == 0:
+        return IndexError(f"{op}: invalid index of a 0-d tensor; use .item() to get its "
+                          "value as a Python number")
+    return IndexError(f"{op}: {err} (tensor of shape {tensor.shape})")
 
 
 # ----------------------------------------------------------------------------------------
@@ -1346,6 +1829,18 @@ def _split_integer_index(index: Any, ndim: int) -> tuple[Any, Any]:
     first = tuple(i if _is_integer(i) else slice(None) for i in index)
     rest = tuple(i for i in index if not _is_integer(i))
     return first, rest
+
+
+def _new_shape(op: str, shape: tuple) -> tuple[int, ...]:
+    """The shape of a new tensor: whole numbers ≥ 0, given as `f(2, 3)` or `f((2, 3))`."""
+    sizes = _shape_arg(shape)
+    for size in sizes:
+        if not isinstance(size, (int, np.integer)) or isinstance(size, bool):
+            raise TypeError(f"{op}: sizes must be whole numbers, got {_describe(size)} in "
+                            f"{sizes}")
+        if size < 0:
+            raise ValueError(f"{op}: size {size} is negative; sizes must be ≥ 0 (got {sizes})")
+    return sizes
 
 
 def _shape_arg(shape: tuple) -> tuple[int, ...]:

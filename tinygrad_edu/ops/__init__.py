@@ -1,10 +1,11 @@
 """Every differentiable op: one class each, its forward and its gradient side by side.
 
 The ops live in one file per family, each readable alone: `elementwise.py` (arithmetic,
-activations), `reduce.py` (sums, maxima, softmax), `shape.py` (reshapes, indexing),
-`products.py` (matmul, linear), `losses.py`, `image.py` (unfold/fold, convolution,
-pooling). This file holds the helpers their gradients share, and gathers every op so
-that `ops.Add`, `ops.SigmoidOp`, … name them all.
+functions of one value), `activations.py` (sigmoid, relu, gelu, …), `reduce.py` (sums,
+maxima, softmax), `shape.py` (reshapes, indexing, joining), `select.py` (where, gather, flip,
+sort, …), `indexing.py` (writing at an index), `products.py` (matmul, linear), `losses.py`,
+`image.py` (unfold/fold, convolution, pooling). This file holds the helpers their
+gradients share, and gathers every op so that `ops.Add`, `ops.SigmoidOp`, … name them all.
 
 An op whose name is also a layer's (nn.Linear, nn.Sigmoid, …) ends in "Op": `SigmoidOp`
 is the math, `nn.Sigmoid` the layer that calls it. Every op with several inputs computes
@@ -126,10 +127,32 @@ def _reduced_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
 
 # The families, gathered here so `ops.Name` reaches every op. (Imported last: each family
 # imports the helpers above.)
+from tinygrad_edu.ops import (  # noqa: E402
+    activations,
+    elementwise,
+    image,
+    indexing,
+    losses,
+    products,
+    reduce,
+    select,
+    shape,
+)
+from tinygrad_edu.ops.activations import *  # noqa: E402, F403
 from tinygrad_edu.ops.elementwise import *  # noqa: E402, F403
 from tinygrad_edu.ops.image import *  # noqa: E402, F403
+from tinygrad_edu.ops.indexing import *  # noqa: E402, F403
 from tinygrad_edu.ops.losses import *  # noqa: E402, F403
 from tinygrad_edu.ops.products import *  # noqa: E402, F403
 from tinygrad_edu.ops.reduce import *  # noqa: E402, F403
+from tinygrad_edu.ops.select import *  # noqa: E402, F403
 from tinygrad_edu.ops.shape import *  # noqa: E402, F403
 from tinygrad_edu.ops.shape import Expand, IndexAdd  # noqa: E402  (the helpers above use them)
+
+# The public names: the helpers above, then every family's own list.
+__all__ = [
+    "add_bias", "cast", "exp", "expand", "log", "permute", "saved_difference", "scalar",
+    "scatter_add", "sum_rows", "sum_to_shape", "values",
+    *activations.__all__, *elementwise.__all__, *image.__all__, *indexing.__all__,
+    *losses.__all__, *products.__all__, *reduce.__all__, *select.__all__, *shape.__all__,
+]

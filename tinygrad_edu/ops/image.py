@@ -175,6 +175,8 @@ class Conv2dOp(Function):
 
 
 class MaxPool2dOp(Function):
+    """The largest value of each kH×kW window of x (N, C, H, W), `stride` apart."""
+
     name = "max_pool2d"
 
     # The largest value of each window: a running maximum over the kH·kW offsets, each a
