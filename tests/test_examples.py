@@ -1,5 +1,6 @@
 """The examples run and learn: the flagship reaches its accuracy, options work end to end."""
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -7,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_edu import nn
+from tinygrad_edu import datasets, nn
 
-SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
 
 
 @pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists(),
@@ -57,6 +59,22 @@ def test_tiny_graph_prints_the_neuron_gradients(capsys, load_example):
     assert 0 < float(values) <= 0.25 and np.isfinite(float(values))
 
 
+def test_the_gradient_check_plot_says_which_side_is_which(tmp_path, load_example):
+    if importlib.util.find_spec("matplotlib") is None:
+        pytest.skip("matplotlib (the examples extra) is not installed")
+    example = load_example("gradient_check")
+    figure = example.plot({"float64": list(np.geomspace(1e-3, 1e-9, 12))}, tmp_path / "v.png")
+    axis = figure.axes[0]
+    x_of = lambda eps: axis.transData.transform((eps, 1e-6))[0]  # noqa: E731
+    large_eps_side = "left" if x_of(example.EPSILONS.max()) < x_of(example.EPSILONS.min()) \
+        else "right"
+    small_eps_side = {"left": "right", "right": "left"}[large_eps_side]
+    # truncation error dominates at large eps, rounding error at small eps
+    assert f"truncation ({large_eps_side})" in axis.get_title()
+    assert f"rounding ({small_eps_side})" in axis.get_title()
+    assert (tmp_path / "v.png").stat().st_size > 10_000
+
+
 def test_gradient_check_experiment_shows_the_v(tmp_path, capsys, load_example):
     example = load_example("gradient_check")
     errors = example.main(["--plot", str(tmp_path / "v.png")])
@@ -70,13 +88,74 @@ def test_gradient_check_experiment_shows_the_v(tmp_path, capsys, load_example):
 
 
 def test_pip_users_can_run_the_flagship_without_the_repository(tmp_path):
-    """python -m tinygrad_edu.digits runs examples/mnist.py as installed with the package."""
+    """python -m tinygrad_edu.digits runs examples/mnist.py as installed with the package,
+    and says where it wrote its files (relative paths are under the folder it runs in)."""
     done = subprocess.run([sys.executable, "-m", "tinygrad_edu.digits", "--epochs", "1",
-                           "--figure", str(tmp_path / "f.png")], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+                           "--save", "w.npz"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stderr
     assert "784 → 16 → 16 → 10, 13,002 parameters" in done.stdout
     assert "test accuracy" in done.stdout
+    here = tmp_path.resolve()
+    assert f"weights saved to {here / 'w.npz'}\n" in done.stdout
+    if "figure saved" in done.stdout:  # matplotlib is an optional extra
+        assert f"figure saved to {here / 'out' / 'mnist_training.png'}\n" in done.stdout
+
+
+@pytest.mark.parametrize("command, usage", [
+    (["-m", "tinygrad_edu.digits"], "python -m tinygrad_edu.digits"),
+    ([str(ROOT / "examples" / "mnist.py")], "python examples/mnist.py"),
+    ([str(ROOT / "examples" / "conv_digits.py")], "python examples/conv_digits.py"),
+    ([str(ROOT / "examples" / "gradient_check.py")], "python examples/gradient_check.py")])
+def test_the_usage_line_is_the_command_that_runs_it(tmp_path, command, usage):
+    done = subprocess.run([sys.executable, *command, "--help"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: {usage} [-h]")
+
+
+@pytest.mark.parametrize("name", ["mnist", "conv_digits"])
+def test_help_says_what_each_switch_does_and_the_real_defaults(name, load_example):
+    text = " ".join(load_example(name).build_parser().format_help().split())
+    for misleading in ("(default: True)", "(default: False)", "(default: None)"):
+        assert misleading not in text  # a switch's stored value reads as the opposite
+    # what the example does beyond the lessons' recipe is said up front
+    assert "shifts every training digit by up to a pixel (--no-augment turns it off)" in text
+    assert "falls to ×0.3 after 60% of the epochs and to ×0.1 after 80%" in text
+    assert ("--no-augment train on the digits as they are (by default each epoch shifts every "
+            "training digit by up to a pixel" in text)
+    assert "--no-jit run every step eagerly (by default the step is recorded once" in text
+    assert "(default: out/" in text  # the figure's path, relative to where it runs
+    if name == "mnist":
+        assert ("(default: per loss and optimizer, each measured to reach 90% on the real test "
+                "set: mse+sgd 15," in text)
+    else:
+        assert "--no-mlp train the LeNet alone (by default the flagship MLP is trained" in text
+
+
+def test_the_held_out_split_is_the_last_1000_digits_100_of_each(load_example):
+    example = load_example("mnist")
+    (train_x, _), (test_x, test_y), _ = example.load_splits(example.parse_args([]))
+    images, _ = datasets.mnist_sample()
+    np.testing.assert_array_equal(train_x, images[:4000])
+    np.testing.assert_array_equal(test_x, images[4000:])
+    assert np.bincount(test_y).tolist() == [100] * 10
+
+
+def test_examples_and_bench_run_where_tinygrad_edu_has_no_examples_package():
+    """In an unpacked sdist the source tree's tinygrad_edu/ (which has no `examples`)
+    shadows the installed package: the examples, bench/conv.py (test_bench imports it) and
+    python -m tinygrad_edu.digits must not need tinygrad_edu.examples."""
+    blocked = "import sys; sys.modules['tinygrad_edu.examples'] = None; "  # → ImportError
+    script = blocked + (
+        "sys.path[:0] = ['bench', 'examples']; import conv, conv_digits, gradient_check; "
+        "conv.check_same_step(2); "
+        "import runpy; sys.argv = ['digits', '--help']; "
+        "runpy.run_module('tinygrad_edu.digits', run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "--no-augment" in done.stdout
 
 
 @pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists(),

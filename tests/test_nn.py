@@ -215,3 +215,49 @@ def test_loss_modules_match_the_functions():
     p, y = Tensor([[0.2, 0.9]]), Tensor([[0.0, 1.0]])
     assert nn.MSELoss()(p, y).item() == nn.mse_loss(p, y).item()
     assert nn.CrossEntropyLoss()(p, [1]).item() == nn.cross_entropy(p, [1]).item()
+
+
+# --- a layer given a numpy array, a list or a number says to pass a Tensor --------------------
+EVERY_LAYER_ON_ITS_INPUT = {  # each layer taking a tensor, and an input of the shape it takes
+    "Linear": (lambda: nn.Linear(2, 3), (1, 2)),
+    "Sigmoid": (nn.Sigmoid, (1, 2)),
+    "ReLU": (nn.ReLU, (1, 2)),
+    "Tanh": (nn.Tanh, (1, 2)),
+    "Sequential": (lambda: nn.Sequential(nn.Linear(2, 2)), (1, 2)),
+    "MLP": (lambda: nn.MLP([2, 3]), (1, 2)),
+    "Conv2d": (lambda: nn.Conv2d(1, 2, 3), (1, 1, 4, 4)),
+    "MaxPool2d": (lambda: nn.MaxPool2d(2), (1, 1, 4, 4)),
+    "AvgPool2d": (lambda: nn.AvgPool2d(2), (1, 1, 4, 4)),
+    "Flatten": (nn.Flatten, (1, 2, 2)),
+    "Dropout": (nn.Dropout, (1, 2)),
+    "BatchNorm1d": (lambda: nn.BatchNorm1d(2), (3, 2)),
+    "BatchNorm2d": (lambda: nn.BatchNorm2d(1), (2, 1, 2, 2)),
+    "LayerNorm": (lambda: nn.LayerNorm(2), (1, 2)),
+}
+
+
+def test_every_layer_that_takes_a_tensor_is_in_the_list():
+    layers = {name for name in nn.__all__ if isinstance(getattr(nn, name), type)
+              and issubclass(getattr(nn, name), nn.Module)}
+    assert layers - {"Module", "MSELoss", "CrossEntropyLoss"} == set(EVERY_LAYER_ON_ITS_INPUT)
+
+
+@pytest.mark.parametrize("name", sorted(EVERY_LAYER_ON_ITS_INPUT))
+def test_a_layer_given_a_numpy_array_or_a_list_says_to_pass_a_tensor(name):
+    make, shape = EVERY_LAYER_ON_ITS_INPUT[name]
+    layer, values = make(), np.ones(shape, np.float32)
+    assert layer(Tensor(values)).shape  # a Tensor works
+    with pytest.raises(TypeError, match=rf"^{name}: the input must be a Tensor, got a numpy "
+                       rf"array of shape \({shape[0]}, .*; pass Tensor\(x\) instead of x"):
+        layer(values)
+    with pytest.raises(TypeError, match=rf"^{name}: the input must be a Tensor, got list"):
+        layer(values.tolist())
+    with pytest.raises(TypeError, match=rf"^{name}: the input must be a Tensor, got float"):
+        layer(1.0)
+
+
+def test_loss_modules_given_arrays_say_which_argument_to_wrap():
+    with pytest.raises(TypeError, match="^MSELoss: the prediction must be a Tensor, got a numpy"):
+        nn.MSELoss()(np.ones(2), Tensor(np.ones(2)))
+    with pytest.raises(TypeError, match="^CrossEntropyLoss: the logits must be a Tensor, got list"):
+        nn.CrossEntropyLoss()([[1.0, 2.0]], [1])

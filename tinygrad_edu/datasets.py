@@ -23,6 +23,13 @@ import numpy as np
 
 from tinygrad_edu.utils import atomic_write_bytes, random_generator
 
+__all__ = ["DatasetError", "default_root", "iterate_batches", "load_image_label_dir", "mnist",
+           "mnist_sample", "one_hot", "random_shift", "read_idx", "to_inputs", "write_idx"]
+
+
+def __dir__() -> list[str]:  # dir(datasets) and tab completion show the API, not numpy, os, …
+    return sorted(__all__)
+
 DATA_DIR = Path(__file__).parent / "data"
 SAMPLE_FILES = ("mnist_sample-images-idx3-ubyte.gz", "mnist_sample-labels-idx1-ubyte.gz")
 
@@ -154,6 +161,12 @@ def mnist_sample() -> tuple[np.ndarray, np.ndarray]:
     Returns uint8 images of shape (5000, 28, 28) (0 = white paper, 255 = ink) and uint8
     labels of shape (5000,). Shipped inside the package, so no network is needed; see
     `tinygrad_edu/data/ATTRIBUTION.md` for where they come from.
+
+    The files are shipped in a fixed shuffled order, the same on every call and every
+    machine (`data/make_sample.py` made it from a seed): the first 4,000 hold 400 of each
+    digit and the last 1,000 hold 100 of each, each part in random order. So
+    `images[:4000]` to train and `images[4000:]` to test is a fair split, and any slice
+    mixes the classes.
     """
     images, labels = (read_idx(DATA_DIR / name) for name in SAMPLE_FILES)
     return images, labels
@@ -181,6 +194,7 @@ def mnist(split: str = "train", root: str | os.PathLike | None = None, download:
     if split not in SPLIT_FILES:
         raise ValueError(f"mnist: split must be 'train' or 'test', got {split!r}")
     root = Path(root) if root is not None else default_root()
+    _check_folder("mnist", "root", root)
     paths = [ensure_file(root, name, download, mirrors, timeout) for name in SPLIT_FILES[split]]
     return _read_pair(paths[0], paths[1])
 
@@ -189,6 +203,7 @@ def load_image_label_dir(directory: str | os.PathLike) -> tuple[np.ndarray, np.n
     """Images and labels from a folder holding one MNIST split's two IDX files
     (t10k-* or train-*, .gz or raw): the test set when both are there."""
     directory = Path(directory)
+    _check_folder("load_image_label_dir", "directory", directory)
     for split in ("test", "train"):
         names = SPLIT_FILES[split]
         images, labels = (_existing(directory / name) for name in names)
@@ -197,6 +212,13 @@ def load_image_label_dir(directory: str | os.PathLike) -> tuple[np.ndarray, np.n
     raise DatasetError(f"{directory}: no MNIST files found; expected "
                        f"{' and '.join(SPLIT_FILES['test'])} (or the train-* pair), .gz or "
                        "uncompressed")
+
+
+def _check_folder(function: str, argument: str, folder: Path) -> None:
+    """A path given as a folder must not be a file (it may not exist yet)."""
+    if folder.exists() and not folder.is_dir():
+        raise DatasetError(f"{function}: {argument}={str(folder)!r} is a file, not a folder; "
+                           "pass the folder that holds (or should hold) the MNIST files")
 
 
 def _read_pair(image_path: Path, label_path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -318,24 +340,40 @@ def random_shift(images: np.ndarray, max_shift: int = 1,
     return padded[np.arange(count)[:, None, None], rows[:, :, None], columns[:, None, :]]
 
 
-def iterate_batches(*arrays: np.ndarray, batch_size: int, shuffle: bool = False,
-                    seed: int | np.random.Generator | None = None
-                    ) -> Iterator[tuple[np.ndarray, ...]]:
-    """Yield matching batches of rows from `arrays`; the last partial batch is kept.
+def iterate_batches(*arrays: np.ndarray | Sequence[Any], batch_size: int,
+                    shuffle: bool = False, seed: int | np.random.Generator | None = None,
+                    drop_last: bool = False) -> Iterator[tuple[np.ndarray, ...]]:
+    """Matching batches of rows from `arrays` (numpy arrays; lists and tuples are made
+    arrays first), each a tuple of numpy arrays. The arguments are checked at the call.
 
-    With `shuffle`, the rows are visited in a random order drawn from `seed`.
+    With `shuffle`, the rows are visited in a random order drawn from `seed`. The last
+    batch holds what is left (fewer than `batch_size` rows) unless `drop_last=True`, which
+    leaves it out, as PyTorch's DataLoader does.
     """
     if not arrays:
         raise ValueError("iterate_batches: give at least one array")
-    count = len(arrays[0])
-    if any(len(a) != count for a in arrays):
+    rows = [_rows(i, a) for i, a in enumerate(arrays)]
+    count = len(rows[0])
+    if any(len(a) != count for a in rows):
         raise ValueError(f"iterate_batches: arrays have different lengths "
-                         f"{[len(a) for a in arrays]}")
-    if batch_size < 1:
-        raise ValueError(f"iterate_batches: batch_size must be ≥ 1, got {batch_size}")
-    order = np.arange(count)
-    if shuffle:
-        order = random_generator(seed).permutation(count)
-    for start in range(0, count, batch_size):
-        rows = order[start:start + batch_size]
-        yield tuple(a[rows] for a in arrays)
+                         f"{[len(a) for a in rows]}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"iterate_batches: batch_size must be a positive integer, got "
+                         f"{batch_size!r}")
+    order = random_generator(seed).permutation(count) if shuffle else np.arange(count)
+    if drop_last:
+        order = order[:count - count % batch_size]
+    return (tuple(a[order[start:start + batch_size]] for a in rows)
+            for start in range(0, len(order), batch_size))
+
+
+def _rows(position: int, array: Any) -> np.ndarray:
+    """Argument `position` of iterate_batches as an array of at least one axis (rows)."""
+    if isinstance(array, (list, tuple)):
+        array = np.asarray(array)
+    if not isinstance(array, np.ndarray) or array.ndim == 0:
+        raise TypeError(f"iterate_batches: argument {position} must be a numpy array (or a "
+                        f"list) of rows, got {type(array).__name__}"
+                        + (" with no axes" if isinstance(array, np.ndarray) else ""))
+    return array

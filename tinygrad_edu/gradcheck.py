@@ -21,6 +21,13 @@ import numpy as np
 from tinygrad_edu import ops
 from tinygrad_edu.tensor import Tensor, enable_grad, grad, is_grad_enabled, no_grad
 
+__all__ = ["GradcheckError", "gradcheck", "gradgradcheck", "jacobian", "numeric_jacobian"]
+
+
+def __dir__() -> list[str]:  # dir() and tab completion show the API, not the imports
+    return sorted(__all__)
+
+
 TensorFunction = Callable[..., Tensor]
 
 

@@ -36,6 +36,13 @@ from tinygrad_edu.tensor import Function, Observers, Recording, Tensor, observin
 # the engine module itself, for its counters (tinygrad_edu.tensor is also tg.tensor(), the function)
 engine = importlib.import_module("tinygrad_edu.tensor")
 
+__all__ = ["Jit", "JitWarning", "jit"]
+
+
+def __dir__() -> list[str]:  # dir() and tab completion show the API, not the imports
+    return sorted(__all__)
+
+
 Slots = list  # one replay's values: arrays, the Tensors that receive gradients, sets
 
 
@@ -177,6 +184,7 @@ class Record:
 
     # -- recording: what the engine reports --------------------------------------------
     def on_forward(self, fn: Function, out: Tensor) -> None:
+        """The engine ran an op: add its forward to the program."""
         op = type(fn)()  # the instance every replay reuses: forward sets what backward needs
         if out._ctx is fn:
             op.needs_input_grad = list(fn.needs_input_grad)
@@ -188,6 +196,7 @@ class Record:
         self.program.append(_forward_step(op, ins, slot, params))
 
     def on_backward(self, fn: Function, out: Tensor, grad: Any, input_grads: Any) -> None:
+        """The engine ran an op's backward: add it, and where its gradients went."""
         if isinstance(grad, Tensor):
             raise RuntimeError("jit: backward(create_graph=True) inside a step is not recorded")
         if id(fn) not in self.ops:
@@ -234,16 +243,20 @@ class Record:
         return total
 
     def note_call(self, call: Callable[[], Any]) -> None:
+        """A call every replay repeats (an optimizer's step, zero_grad)."""
         self.program.append(lambda slots: call())
 
     def note_value_read(self, what: str) -> None:
+        """The step read a value (`item()`, …): warned about when recording ends."""
         self.reads.append(what)
 
     # -- replaying ---------------------------------------------------------------------
     def has_hooks(self) -> bool:
+        """Whether a tensor that gets gradients in this record has a hook now."""
         return any(t._hooks for t in self.leaves)
 
     def replay(self, args: tuple) -> Any:
+        """Run the program on new arguments; returns what the step returned."""
         slots = self.template.copy()
         for slot, t in self.externals:
             slots[slot] = t.data  # parameters: their arrays as they are now

@@ -33,6 +33,10 @@ __all__ = ["MLP", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Buffer", "Conv2d",
            "MaxPool2d", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh",
            "cross_entropy", "functional", "load", "mse_loss", "save"]
 
+
+def __dir__() -> list[str]:  # dir(nn) and tab completion show the API, not np, os, …
+    return sorted(__all__)
+
 Seed = int | np.random.Generator | None
 
 
@@ -79,9 +83,11 @@ class Module:
         note_model_change()  # (a jit record of a step using this module re-records)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """`module(x)` runs `forward(x)`, as in PyTorch."""
         return self.forward(*args, **kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """What the module computes; every layer and network defines its own."""
         raise NotImplementedError(f"{type(self).__name__} has no forward")
 
     def _members(self) -> Iterator[tuple[str, Any]]:
@@ -239,6 +245,17 @@ class Module:
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
 
 
+def _not_a_tensor(layer: Module, value: Any, argument: str = "input") -> TypeError:
+    """The error for a layer given a numpy array, a list or a number instead of a Tensor
+    (each layer checks its input first: otherwise numpy fails deep inside, unexplained)."""
+    given = type(value).__name__
+    if isinstance(value, np.ndarray):
+        given = f"a numpy array of shape {value.shape}"
+    return TypeError(f"{type(layer).__name__}: the {argument} must be a Tensor, got {given}; "
+                     "pass Tensor(x) instead of x (numbers and lists become float32, a numpy "
+                     "array keeps its dtype)")
+
+
 def _checked_value(key: str, value: Any, param: Tensor) -> np.ndarray:
     """`value` as an array that fits `param`, or an error naming the key."""
     array = np.asarray(value.data if isinstance(value, Tensor) else value)
@@ -292,9 +309,13 @@ class Linear(Module):
         self.bias = Parameter(b.astype(dtype), name="bias") if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
+        """x of shape (…, in_features) → x Wᵀ + b, shape (…, out_features)."""
+        if not isinstance(x, Tensor):
+            raise _not_a_tensor(self, x)
         return functional.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
+        """Sizes and whether there is a bias, shown in the repr."""
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
 
@@ -303,6 +324,9 @@ class Sigmoid(Module):
     """σ(z) = 1 / (1 + e⁻ᶻ), elementwise."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """σ of every value of x; the same shape."""
+        if not isinstance(x, Tensor):
+            raise _not_a_tensor(self, x)
         return x.sigmoid()
 
 
@@ -310,6 +334,9 @@ class ReLU(Module):
     """max(z, 0), elementwise."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """max(value, 0) for every value of x; the same shape."""
+        if not isinstance(x, Tensor):
+            raise _not_a_tensor(self, x)
         return x.relu()
 
 
@@ -317,6 +344,9 @@ class Tanh(Module):
     """tanh(z), elementwise."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """tanh of every value of x; the same shape."""
+        if not isinstance(x, Tensor):
+            raise _not_a_tensor(self, x)
         return x.tanh()
 
 
@@ -339,6 +369,9 @@ class Sequential(Module):
         return self.layers[index]
 
     def forward(self, x: Tensor) -> Tensor:
+        """x through each module in turn, the output of one the input of the next."""
+        if not isinstance(x, Tensor):
+            raise _not_a_tensor(self, x)
         for module in self.layers:
             x = module(x)
         return x
@@ -409,6 +442,10 @@ class Conv2d(Module):
                                name="bias") if bias else None)
 
     def forward(self, x: Tensor) -> Tensor:
+        """x of shape (N, in_channels, H, W) → (N, out_channels, H', W'), with
+        H' = (H + 2·padding − kH) // stride + 1 (W' alike)."""
+        if not isinstance(x, Tensor):
+            raise _not_a_tensor(self, x)
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"{self!r}: expects input of shape (N, {self.in_channels}, H, W), "
                              f"got {x.shape}")
@@ -418,6 +455,7 @@ class Conv2d(Module):
             raise ValueError(f"{self!r}: {err}") from None
 
     def extra_repr(self) -> str:
+        """Channels, kernel size, stride, padding and bias, shown in the repr."""
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
 
@@ -432,9 +470,13 @@ class MaxPool2d(Module):
                        else functional._pair(stride, "stride", "MaxPool2d", 1))
 
     def forward(self, x: Tensor) -> Tensor:
+        """x of shape (N, C, H, W) → the maximum of each window, (N, C, H', W')."""
+        if not isinstance(x, Tensor):
+            raise _not_a_tensor(self, x)
         return functional.max_pool2d(x, self.kernel_size, self.stride)
 
     def extra_repr(self) -> str:
+        """Window size and stride, shown in the repr."""
         return f"kernel_size={self.kernel_size}, stride={self.stride}"
 
 
@@ -442,6 +484,9 @@ class AvgPool2d(MaxPool2d):
     """The mean of each kernel_size window (stride: the kernel size by default)."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """x of shape (N, C, H, W) → the mean of each window, (N, C, H', W')."""
+        if not isinstance(x, Tensor):
+            raise _not_a_tensor(self, x)
         return functional.avg_pool2d(x, self.kernel_size, self.stride)
 
 
@@ -452,6 +497,9 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, x: Tensor) -> Tensor:
+        """x with axes start_dim..end_dim merged into one (the values unchanged)."""
+        if not isinstance(x, Tensor):
+            raise _not_a_tensor(self, x)
         return x.flatten(self.start_dim, self.end_dim)
 
 
@@ -465,9 +513,13 @@ class Dropout(Module):
         self.p, self.generator = p, random_generator(seed)
 
     def forward(self, x: Tensor) -> Tensor:
+        """x with values zeroed at random and the rest scaled up (training), or x as it is."""
+        if not isinstance(x, Tensor):
+            raise _not_a_tensor(self, x)
         return functional.dropout(x, self.p, self.training, self.generator)
 
     def extra_repr(self) -> str:
+        """The probability of zeroing, shown in the repr."""
         return f"p={self.p}"
 
 
@@ -490,6 +542,9 @@ class BatchNorm2d(Module):
                                     else None)
 
     def forward(self, x: Tensor) -> Tensor:
+        """x normalised per channel (feature), then scaled and shifted; the same shape."""
+        if not isinstance(x, Tensor):
+            raise _not_a_tensor(self, x)
         if x.ndim != self.expected_dims or x.shape[1] != self.num_features:
             layout = "(N, C)" if self.expected_dims == 2 else "(N, C, H, W)"
             raise ValueError(f"{self!r}: expects input of shape {layout} with C = "
@@ -499,6 +554,7 @@ class BatchNorm2d(Module):
                                      self.num_batches_tracked)
 
     def extra_repr(self) -> str:
+        """Features, eps, momentum and whether it is affine, shown in the repr."""
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.weight is not None}")
 
@@ -523,9 +579,13 @@ class LayerNorm(Module):
         self.bias = Parameter(np.zeros(shape, dtype), name="bias") if affine else None
 
     def forward(self, x: Tensor) -> Tensor:
+        """Each sample of x normalised over its last axes, then scaled and shifted."""
+        if not isinstance(x, Tensor):
+            raise _not_a_tensor(self, x)
         return functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
+        """The normalised shape and eps, shown in the repr."""
         return f"{self.normalized_shape}, eps={self.eps}"
 
 
@@ -539,9 +599,13 @@ class MSELoss(Module):
         self.reduction = reduction
 
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
+        """`mse_loss(prediction, target, reduction)`: one number (or a sum)."""
+        if not isinstance(prediction, Tensor):
+            raise _not_a_tensor(self, prediction, "prediction")
         return mse_loss(prediction, target, self.reduction)
 
     def extra_repr(self) -> str:
+        """The reduction, shown in the repr."""
         return f"reduction={self.reduction!r}"
 
 
@@ -552,9 +616,13 @@ class CrossEntropyLoss(Module):
         self.reduction = reduction
 
     def forward(self, logits: Tensor, labels: Any) -> Tensor:
+        """`cross_entropy(logits, labels, reduction)`: one number (or a sum)."""
+        if not isinstance(logits, Tensor):
+            raise _not_a_tensor(self, logits, "logits")
         return cross_entropy(logits, labels, self.reduction)
 
     def extra_repr(self) -> str:
+        """The reduction, shown in the repr."""
         return f"reduction={self.reduction!r}"
 
 

@@ -9,6 +9,12 @@ import numpy as np
 
 from tinygrad_edu.tensor import Recording, Tensor, bump_together, note_call
 
+__all__ = ["SGD", "Adam", "Optimizer"]
+
+
+def __dir__() -> list[str]:  # dir() and tab completion show the API, not the imports
+    return sorted(__all__)
+
 
 class Optimizer:
     """Holds the parameters to update; `zero_grad()` forgets their gradients, `step()`
@@ -67,6 +73,7 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__} has no update")
 
     def __repr__(self) -> str:
+        """`SGD(6 parameters, lr=0.1, …)`: the class, how many parameters, the settings."""
         settings = ", ".join(f"{k}={v}" for k, v in vars(self).items()
                              if isinstance(v, (int, float, tuple)) and k != "steps")
         return f"{type(self).__name__}({len(self.params)} parameters, {settings})"
@@ -89,6 +96,7 @@ class SGD(Optimizer):
         self.velocity: dict[int, np.ndarray] = {}
 
     def update(self, p: Tensor, g: np.ndarray) -> None:
+        """w ← w − lr·g, with weight decay and momentum folded into g first when set."""
         if self.weight_decay:
             g = g + self.weight_decay * p.data
         if self.momentum:
@@ -117,10 +125,12 @@ class Adam(Optimizer):
         self.second: dict[int, np.ndarray] = {}
 
     def step(self) -> None:
+        """One update of every parameter that has a gradient (counting the steps, t)."""
         self.steps += 1  # t in the bias corrections 1 − βᵗ
         super().step()
 
     def update(self, p: Tensor, g: np.ndarray) -> None:
+        """The running averages m and v take in g; w moves by lr·m̂/(√v̂ + ε)."""
         beta1, beta2 = self.betas
         m = beta1 * self.first.get(id(p), 0.0) + (1 - beta1) * g
         v = beta2 * self.second.get(id(p), 0.0) + (1 - beta2) * g * g

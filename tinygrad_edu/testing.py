@@ -35,6 +35,14 @@ except ImportError as err:  # pragma: no cover - depends on the environment
 
 from tinygrad_edu.tensor import Tensor, no_grad
 
+__all__ = ["PROGRAM_OPS", "Program", "arrays", "broadcastable_shapes", "matmul_shapes",
+           "programs", "shapes", "tensor_pairs", "tensors"]
+
+
+def __dir__() -> list[str]:  # dir() and tab completion show the API, not the imports
+    return sorted(__all__)
+
+
 Shape = tuple[int, ...]
 
 
@@ -122,6 +130,7 @@ PROGRAM_OPS: dict[str, ProgramOp] = {
     "gather": (1, lambda a: a[..., [i % a.shape[-1] for i in (1, 0, 1, 2)[:a.shape[-1]]]]),
     "reshape": (1, lambda a: a.reshape(-1).reshape(a.shape)),
 }
+"""The ops `programs` draws from: name → (how many operands, the op as a function)."""
 
 
 @dataclass
@@ -135,6 +144,7 @@ class Program:
     ops: dict[str, ProgramOp]
 
     def __call__(self, *inputs: Tensor) -> Tensor:
+        """Run the steps on `inputs`; returns the last value."""
         values = list(inputs)
         for name, operands in self.steps:
             values.append(self.ops[name][1](*(values[i] for i in operands)))
@@ -150,6 +160,7 @@ class Program:
         return max(float(np.max(np.abs(v.data), initial=0.0)) for v in values)
 
     def __repr__(self) -> str:
+        """The program as lines of code: v0 = input of shape (2,), v1 = tanh(v0), …"""
         lines = [f"v{i} = input of shape {t.shape}" for i, t in enumerate(self.inputs)]
         for k, (name, operands) in enumerate(self.steps, start=len(self.inputs)):
             lines.append(f"v{k} = {name}({', '.join(f'v{i}' for i in operands)})")

@@ -12,6 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = ["atomic_write_bytes", "manual_seed", "random_generator"]
+
+
+def __dir__() -> list[str]:  # dir() and tab completion show the API, not the imports
+    return sorted(__all__)
+
+
 _default_generator = np.random.default_rng()  # what seed=None draws from (manual_seed)
 
 

@@ -34,6 +34,15 @@ from tinygrad_edu import functional
 from tinygrad_edu.tensor import Function, Tensor, _freed_graph_error, observing
 from tinygrad_edu.utils import atomic_write_bytes
 
+__all__ = ["AnomalyError", "Graph", "LayerCheck", "Trace", "TraceStep", "detect_anomaly",
+           "draw", "explain_chain_rule", "format_chain_rule", "graph", "graph_of", "render",
+           "to_dot", "topological_order", "trace"]
+
+
+def __dir__() -> list[str]:  # dir() and tab completion show the API, not the imports
+    return sorted(__all__)
+
+
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -257,6 +266,7 @@ class Trace:
     steps: list[TraceStep] = field(default_factory=list)
 
     def as_dicts(self) -> list[dict[str, Any]]:
+        """The steps as dicts (op, site, shapes, norms): ready for pandas or a plot."""
         return [vars(step).copy() for step in self.steps]
 
     def __repr__(self) -> str:  # a cell or a prompt ending in a trace shows the table
