@@ -41,12 +41,16 @@ class SigmoidOp(Function):
     # a few ulps in both tails, so σ(−80) is e⁻⁸⁰ and log σ stays finite with a finite
     # gradient. (½(1 + tanh(z/2)), the same function, rounds to 0 below z ≈ −17 in float32.)
     # z is capped first (σ(40) is 1.0 in float64, σ(11) in float16), so eᶻ never overflows
-    # and no warning needs silencing. Chosen by measurement: within 2% of the tanh form on
-    # the MLP's step (B = 1 … 1000), where exp(−logaddexp(0, −z)) is 20× slower per element
-    # and a sign split (e^−|z|, then np.where) 5–10×.
+    # and no warning needs silencing; on a large array one look at its largest value costs
+    # less than the capping pass, which then runs only if needed (16,000 values: 17 against
+    # 22 µs, measured). Chosen by measurement: exp(−logaddexp(0, −z)) is 20× slower per
+    # element, a sign split (e^−|z|, then np.where) 5–10×.
     def forward(self, z):
-        t = np.exp(np.minimum(z, 40.0 if z.itemsize > 2 else 11.0))
-        return t / (t + 1)
+        cap = 40.0 if z.itemsize > 2 else 11.0
+        uncapped = z.size > 4096 and np.maximum.reduce(z, axis=None) < cap  # (NaN: capped)
+        t = np.exp(z if uncapped else np.minimum(z, cap))
+        t /= t + 1  # (in place: one array fewer)
+        return t
 
     # dσ/dz = σ(z)(1 − σ(z)), from the saved output: no second exp
     def backward(self, grad, out, z):
