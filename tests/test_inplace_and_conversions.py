@@ -293,3 +293,20 @@ def test_masks_combine_with_the_bitwise_operators():
     np.testing.assert_array_equal((m & ~m).data, [False, False, False])
     np.testing.assert_array_equal((m | tg.tensor([False, True, False])).data, [True] * 3)
     np.testing.assert_array_equal(m.logical_not().data, [False, True, False])
+
+
+# --- .grad is checked when assigned, as PyTorch --------------------------------------------
+@pytest.mark.parametrize("value, error, message", [
+    (Tensor(np.ones(4, np.float32)), ValueError, r"shape \(4,\) to a tensor of shape \(3, 4\)"),
+    (np.ones((3, 4), np.float32), TypeError, r"type ndarray .* assign a Tensor"),
+    (Tensor(np.ones((3, 4))), TypeError, r"float64 gradient to a float32 tensor"),
+])
+def test_assigning_a_gradient_that_does_not_fit_is_refused(value, error, message):
+    p = nn.Parameter(np.zeros((3, 4), np.float32))
+    with pytest.raises(error, match=message):
+        p.grad = value
+    assert p.grad is None
+    p.grad = Tensor(np.ones((3, 4), np.float32))  # a fitting one, and None, are taken
+    assert p.grad.shape == (3, 4)
+    p.grad = None
+    assert p.grad is None

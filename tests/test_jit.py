@@ -112,7 +112,7 @@ def test_gradients_that_are_not_none_accumulate_as_in_eager():
             optimizer.step()
 
         step = tg.jit(step) if use_jit else step
-        model[0].weight.grad = Tensor(np.ones((2, 4)))  # a gradient from outside the step
+        model[0].weight.grad = Tensor(np.ones((2, 4), np.float32))  # a gradient from outside
         for i in range(4):
             step(Tensor(np.full((3, 4), float(i))), Tensor(np.ones((3, 2))))
         return [p.data.copy() for p in model.parameters()]

@@ -539,19 +539,19 @@ def _accumulate_grad(tensor: Tensor, grad: Any, stored: set[int], create_graph: 
     if create_graph:
         if grad.dtype != tensor.dtype:
             grad = grad.to(tensor.dtype)
-        tensor.grad = grad if tensor.grad is None else tensor.grad + grad
+        tensor._grad = grad if tensor._grad is None else tensor._grad + grad
         return
     if grad.dtype != tensor.data.dtype:
         grad = grad.astype(tensor.data.dtype)
-    if tensor.grad is not None:
-        grad = tensor.grad.data + grad  # a new array: earlier .grad objects stay as they were
+    if tensor._grad is not None:
+        grad = tensor._grad.data + grad  # a new array: earlier .grad objects stay as they were
     elif grad.base is not None or id(grad) in stored:
         # Ops pass gradients through without copying (add hands the same array to both
         # inputs; reshape and broadcast_to return views). A copy keeps each .grad its
         # own array, so changing one in place can never change another.
         grad = grad.copy()
     stored.add(id(grad))
-    tensor.grad = Tensor._wrap(grad)
+    tensor._grad = Tensor._wrap(grad)  # (the field itself: what backward adds needs no check)
 
 
 # ----------------------------------------------------------------------------------------
@@ -682,19 +682,17 @@ class Tensor:
 
     # Fixed fields (no per-object __dict__): setting them is ~25% faster (measured) and it takes
     # less memory, and every op makes one. The fields are set in _wrap. A text beside a field
-    # is what help() shows for it; the docstrings under the annotations below, the same
-    # words, are what the API reference shows (it reads the source).
+    # is what help() shows for it; the docstring under its annotation below, the same words,
+    # is what the API reference shows (it reads the source).
     __slots__ = {
         "__weakref__": None,
         "_created": None,
         "_ctx": None,
+        "_grad": None,  # behind the `grad` property, which checks what users assign
         "_hooks": None,
         "_retains_grad": None,
         "_versions": None,
         "data": "The values, a numpy array (shared, not copied: see the class docstring).",
-        "grad": "∂C/∂self after backward(), a Tensor of this tensor's shape and dtype; None "
-                "before, for tensors that do not require grad, and for non-leaf tensors "
-                "unless retain_grad() was called.",
         "name": None,
         "requires_grad": None,
     }
@@ -702,10 +700,7 @@ class Tensor:
 
     data: np.ndarray
     """The values, a numpy array (shared, not copied: see the class docstring)."""
-    grad: Tensor | None
-    """∂C/∂self after backward(), a Tensor of this tensor's shape and dtype; None before, for
-    tensors that do not require grad, and for non-leaf tensors unless retain_grad() was
-    called."""
+    _grad: Tensor | None
     requires_grad: bool
     _ctx: Function | None  # the op that made it: its link into the graph
     _retains_grad: bool
@@ -729,7 +724,7 @@ class Tensor:
         the one place that sets a tensor's fields (written out: a call less per op)."""
         t = cls.__new__(cls)
         t.data = data
-        t.grad = None
+        t._grad = None
         t.requires_grad = False
         t._ctx = None
         t._retains_grad = False
@@ -768,6 +763,20 @@ class Tensor:
     def dim(self) -> int:
         """The number of axes (PyTorch's name for ndim)."""
         return self.data.ndim
+
+    @property
+    def grad(self) -> Tensor | None:
+        """∂C/∂self after backward(), a Tensor of this tensor's shape and dtype; None before,
+        for tensors that do not require grad, and for non-leaf tensors unless retain_grad()
+        was called. Assigning checks what is assigned, as PyTorch does: a Tensor of this
+        shape and dtype, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            _check_assigned_grad(self, value)
+        self._grad = value
 
     @property
     def is_leaf(self) -> bool:
@@ -1719,6 +1728,20 @@ class RemovableHandle:
     def remove(self) -> None:
         """Take the hook away (removing it twice is harmless)."""
         self._hooks.pop(self.id, None)
+
+
+def _check_assigned_grad(tensor: Tensor, value: Any) -> None:
+    """`t.grad = value` must give a gradient the optimizer can use as it is (PyTorch refuses
+    the rest at assignment too, not later inside step())."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"grad: assigned a gradient of type {type(value).__name__} to a tensor "
+                        f"of shape {tensor.shape}; assign a Tensor (Tensor(array)) or None")
+    if value.shape != tensor.shape:
+        raise ValueError(f"grad: assigned a gradient of shape {value.shape} to a tensor of "
+                         f"shape {tensor.shape}; they must be equal")
+    if value.dtype != tensor.dtype:
+        raise TypeError(f"grad: assigned a {value.dtype} gradient to a {tensor.dtype} tensor; "
+                        f"convert it first: value.to({tensor.dtype})")
 
 
 def check_device(op: str, device: Any) -> None:
