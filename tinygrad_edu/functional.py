@@ -83,6 +83,9 @@ def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     return x.log_softmax(axis, dim=dim)
 
 
+# ----------------------------------------------------------------------------------------
+# Losses (the math in ops/losses.py)
+# ----------------------------------------------------------------------------------------
 def mse_loss(prediction: Tensor, target: Tensor | np.ndarray, reduction: str = "mean") -> Tensor:
     """Squared-error cost: mean (or sum) of (prediction − target)² over all elements.
 
@@ -113,6 +116,16 @@ def cross_entropy(logits: Tensor, labels: Tensor | np.ndarray | list[int],
     if reduction not in ("mean", "sum"):
         raise ValueError(f"cross_entropy: reduction must be 'mean' or 'sum', got {reduction!r}")
     return ops.cross_entropy(logits, label_array, reduction)
+
+
+# ----------------------------------------------------------------------------------------
+# Embedding
+# ----------------------------------------------------------------------------------------
+
+
+# ----------------------------------------------------------------------------------------
+# Attention
+# ----------------------------------------------------------------------------------------
 
 
 # ----------------------------------------------------------------------------------------
