@@ -10,6 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from test_inplace_and_conversions import EVERY_OP_INDEXING
+from test_losses import EVERY_OP_LOSSES
 from test_ops_elementwise import EVERY_OP_ELEMENTWISE
 from test_ops_products import EVERY_OP_PRODUCTS
 from test_ops_reduce import EVERY_OP_REDUCE
@@ -299,7 +300,8 @@ EVERY_OP = {
     ops.MaxPool2dOp: (lambda a: ops.MaxPool2dOp.apply(a, kernel=(2, 2), stride=(1, 2)),
                     [(2, 2, 4, 5)]),
     **EVERY_OP_ELEMENTWISE, **EVERY_OP_REDUCE, **EVERY_OP_SHAPE, **EVERY_OP_PRODUCTS,
-    **EVERY_OP_INDEXING,
+    **EVERY_OP_INDEXING, **EVERY_OP_LOSSES,
+    ops.LSTMCellOp: (lambda a, b, c: ops.LSTMCellOp.apply(a, b, c), [(2, 12), (2, 12), (2, 3)]),
 }
 
 

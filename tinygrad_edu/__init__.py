@@ -6,11 +6,12 @@
     y.backward()
     x.grad  # tensor([2., 4.])
 
-`nn` (layers, losses, save/load), `optim` (SGD, Adam), `datasets` (MNIST), `functional`
-(PyTorch's F), gradient checking (`gradcheck`, `gradgradcheck`, `jacobian`) and, with
-hypothesis installed, `tinygrad_edu.testing` (strategies). PyTorch's `torch.X` functions
-(`tg.cat`, `tg.where`, `tg.zeros_like`, `tg.einsum`, …) are here under the same names:
-each is a Tensor method or a function of its op family in `ops/`.
+`nn` (layers, losses, save/load), `optim` (SGD, Adam, AdamW, RMSprop, Adagrad, schedulers),
+`datasets` (MNIST), `functional` (PyTorch's F), checkpoints (`tg.save`, `tg.load`: no
+pickle), gradient checking (`gradcheck`, `gradgradcheck`, `jacobian`) and, with hypothesis
+installed, `tinygrad_edu.testing` (strategies). PyTorch's `torch.X` functions (`tg.cat`,
+`tg.where`, `tg.zeros_like`, `tg.einsum`, …) are here under the same names: each is a
+Tensor method or a function of its op family in `ops/`.
 """
 
 from tinygrad_edu import creation, datasets, functional, nn, ops, optim, viz
@@ -41,6 +42,8 @@ from tinygrad_edu.gradcheck import (
     numeric_jacobian,
 )
 from tinygrad_edu.jit import jit
+from tinygrad_edu.nn.serialization import load_checkpoint as load
+from tinygrad_edu.nn.serialization import save_checkpoint as save
 from tinygrad_edu.ops.activations import relu, sigmoid, tanh
 from tinygrad_edu.ops.elementwise import (
     abs,
@@ -118,10 +121,32 @@ __version__ = "0.1.0"
 # under the same names (tg.sum, tg.max, tg.abs… shadow Python's builtins inside this
 # namespace only; like torch's, they take tensors).
 __all__ = [
-    "Function", "GradcheckError", "Tensor", "creation", "datasets", "detect_anomaly",
-    "enable_grad", "functional", "grad", "gradcheck", "gradgradcheck", "inference_mode",
-    "is_grad_enabled", "jacobian", "jit", "manual_seed", "nn", "no_grad", "numeric_jacobian",
-    "ops", "optim", "set_grad_enabled", "tensor", "viz",
+    "Function",
+    "GradcheckError",
+    "Tensor",
+    "creation",
+    "datasets",
+    "detect_anomaly",
+    "enable_grad",
+    "functional",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "inference_mode",
+    "is_grad_enabled",
+    "jacobian",
+    "jit",
+    "load",
+    "manual_seed",
+    "nn",
+    "no_grad",
+    "numeric_jacobian",
+    "ops",
+    "optim",
+    "save",
+    "set_grad_enabled",
+    "tensor",
+    "viz",
 ]
 __all__ += [  # torch.X
     "abs", "add", "all", "amax", "amin", "any", "arange", "argmax", "argmin", "argsort", "bmm",

@@ -18,7 +18,8 @@ retain_grad, grad(), in-place changes and detect_anomaly/trace inside the step r
 replacing a module's parameters (or freezing one) re-records. Python control flow, and
 values read inside the step (`.item()`, `if` on a tensor: warned about when recording;
 `.data`: not seen), are frozen as they were when recording, as in TinyJit and
-`torch.jit.trace`.
+`torch.jit.trace`. Optimizer steps, schedule steps and gradient clipping (nn.utils) are
+calls every replay makes again; an op on a `.grad` inside the step is refused.
 """
 
 from __future__ import annotations
@@ -152,6 +153,12 @@ class Record:
         one made before the step (a parameter) is read afresh at every replay."""
         slot = self.slots.get(id(t))
         if slot is None:
+            if any(t is leaf._grad for leaf in self.leaves):
+                raise RuntimeError(
+                    "jit: the step computes with a .grad made by its own backward; a replay "
+                    "would reuse the gradient of the recording. Clip with "
+                    "nn.utils.clip_grad_norm_ or clip_grad_value_ (replayed at each call), "
+                    "or read gradients after the step")
             made_before = t._created < self.start
             slot = self._new_slot(t, None if made_before else t.data)
             if made_before:
@@ -245,6 +252,12 @@ class Record:
     def note_call(self, call: Callable[[], Any]) -> None:
         """A call every replay repeats (an optimizer's step, zero_grad)."""
         self.program.append(lambda slots: call())
+
+    def note_computed(self, compute: Callable[[], np.ndarray], result: Tensor) -> None:
+        """A value computed outside the graph from this call's gradients (the total norm
+        of clip_grad_norm_): every replay computes it again into `result`'s slot."""
+        slot = self._new_slot(result)
+        self.program.append(lambda slots: slots.__setitem__(slot, compute()))
 
     def note_value_read(self, what: str) -> None:
         """The step read a value (`item()`, …): warned about when recording ends."""

@@ -338,13 +338,20 @@ def detect_anomaly() -> Iterator[None]:
     """Raise `AnomalyError` at the first op whose forward or backward makes NaN or inf,
     naming the op and the line of user code that created it (like
     `torch.autograd.detect_anomaly`). It checks every value, so it is slow: for debugging.
+
+    A forward is blamed only for what it made: NaN from inputs without NaN (0/0, inf − inf),
+    or inf from inputs that were all finite (log 0, an overflowing exp). An inf that came
+    in passes: adding an attention mask of −inf is not an anomaly, and neither is softmax
+    turning those −inf into zero weights.
     """
 
     def on_forward(fn: Function, out: Tensor) -> None:
         _remember_site(fn, out)
         if not _finite(out.data):
-            raise AnomalyError(f"detect_anomaly: forward of '{fn.name}' produced "
-                               f"{_what(out.data)}\n  created at {fn.site}")
+            made = _made_here(out.data, _given_values(fn))
+            if made:
+                raise AnomalyError(f"detect_anomaly: forward of '{fn.name}' produced "
+                                   f"{made}\n  created at {fn.site}")
 
     def on_backward(fn: Function, out: Tensor, grad: Any, input_grads: Any) -> None:
         for position, g in enumerate(input_grads):
@@ -356,6 +363,28 @@ def detect_anomaly() -> Iterator[None]:
 
     with observing(forward=on_forward, backward=on_backward), np.errstate(all="ignore"):
         yield
+
+
+def _given_values(fn: Function) -> list[np.ndarray]:
+    """What an op was given: its input tensors and its numeric parameters (a fill value,
+    a clamp bound), as arrays."""
+    given = [t.data for t in fn.inputs]
+    for value in getattr(fn, "params", {}).values():
+        if isinstance(value, (float, np.floating, np.ndarray)):
+            given.append(np.asarray(value))
+    return given
+
+
+def _made_here(out: np.ndarray, given: list[np.ndarray]) -> str:
+    """ "NaN", "inf", both or "" (nothing): the non-finite kinds in `out` that its inputs
+    did not already have (NaN counts only from NaN-free inputs, inf only from finite ones)."""
+    floats = [g for g in given if g.dtype.kind in "fc"]
+    nan_came_in = any(np.isnan(g).any() for g in floats)
+    inf_came_in = any(not np.isfinite(g).all() for g in floats)
+    kinds = [word for word, found, came_in in
+             (("NaN", np.isnan(out).any(), nan_came_in),
+              ("inf", np.isinf(out).any(), inf_came_in)) if found and not came_in]
+    return " and ".join(kinds)
 
 
 def _what(value: Any) -> str:

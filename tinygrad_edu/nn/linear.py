@@ -14,7 +14,13 @@ import numpy as np
 
 from tinygrad_edu import functional
 from tinygrad_edu.nn.activations import ReLU, Sigmoid, Tanh
-from tinygrad_edu.nn.module import Module, Parameter, Sequential, _not_a_tensor
+from tinygrad_edu.nn.module import (
+    Module,
+    Parameter,
+    Sequential,
+    _layer_size,
+    _not_a_tensor,
+)
 from tinygrad_edu.tensor import DEFAULT_DTYPE, Tensor
 from tinygrad_edu.utils import random_generator
 
@@ -53,6 +59,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  init: str = "xavier", seed: Seed = None, dtype: Any = DEFAULT_DTYPE) -> None:
+        in_features = _layer_size("Linear", "in_features", in_features)
+        out_features = _layer_size("Linear", "out_features", out_features)
         weight, b = initial_weights(in_features, out_features, init, random_generator(seed))
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(weight.astype(dtype), name="weight")

@@ -1,17 +1,25 @@
 """Module, the base of every layer and network (parameters, train/eval, state_dict), the
-tensors it holds (Parameter, Buffer), and the containers (Sequential).
+tensors it holds (Parameter, Buffer), and the containers (Sequential, ModuleList,
+ModuleDict).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from tinygrad_edu.tensor import Recording, Tensor, no_grad, note_call, note_model_change
+from tinygrad_edu.tensor import (
+    Recording,
+    Tensor,
+    _describe,
+    no_grad,
+    note_call,
+    note_model_change,
+)
 
-__all__ = ["Buffer", "Module", "Parameter", "Sequential"]
+__all__ = ["Buffer", "Module", "ModuleDict", "ModuleList", "Parameter", "Sequential"]
 
 
 class Parameter(Tensor):
@@ -21,6 +29,20 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any, requires_grad: bool = True, name: str | None = None) -> None:
         super().__init__(data, requires_grad=requires_grad, name=name)
+
+
+class _IncompatibleKeys(NamedTuple):
+    """What `load_state_dict` did not match: keys the module has that the state lacked,
+    and keys of the state the module does not have (PyTorch's named tuple)."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+    def __repr__(self) -> str:
+        if not (self.missing_keys or self.unexpected_keys):
+            return "<All keys matched successfully>"
+        return (f"_IncompatibleKeys(missing_keys={self.missing_keys}, "
+                f"unexpected_keys={self.unexpected_keys})")
 
 
 class Buffer(Tensor):
@@ -187,26 +209,31 @@ class Module:
     def _state_tensors(self) -> dict[str, Tensor]:
         return {**dict(self.named_parameters()), **dict(self.named_buffers())}
 
-    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
-        """Copy values into the parameters, in place (so optimizers, and anything else
-        holding them, keep working with the same tensors).
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> _IncompatibleKeys:
+        """Copy values into the parameters and buffers, in place (so optimizers, and
+        anything else holding them, keep working with the same tensors).
 
-        All or nothing: every key, shape and dtype is checked before anything is written.
-        A missing or extra key (with strict=True), a wrong shape, or values that are not
-        real numbers (strings, objects, complex) raise an error naming the key, and the
-        module is left as it was.
+        Returns PyTorch's `(missing_keys, unexpected_keys)`, a named tuple. With
+        strict=True (the default) either list non-empty is a RuntimeError naming both;
+        with strict=False the keys that match are loaded and the others reported.
+
+        All or nothing: every shape and dtype is checked before anything is written. A
+        wrong shape, or values that are not real numbers (strings, objects, complex),
+        raise an error naming the key, and the module is left as it was.
         """
         params = self._state_tensors()
-        missing = [k for k in params if k not in state]
-        unexpected = [k for k in state if k not in params]
-        if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
-                           f"{unexpected}")
+        keys = _IncompatibleKeys([k for k in params if k not in state],
+                                 [k for k in state if k not in params])
+        if strict and (keys.missing_keys or keys.unexpected_keys):
+            raise RuntimeError(f"load_state_dict for {type(self).__name__}: missing keys "
+                               f"{keys.missing_keys}, unexpected keys {keys.unexpected_keys} "
+                               "(strict=False loads the keys that match)")
         arrays = {key: _checked_value(key, state[key], params[key])
                   for key in params if key in state}
         with no_grad():
             for key, array in arrays.items():
                 params[key].copy_(array)
+        return keys
 
     def extra_repr(self) -> str:
         """What goes between the parentheses of this module's repr."""
@@ -246,32 +273,280 @@ def _checked_value(key: str, value: Any, param: Tensor) -> np.ndarray:
     return array
 
 
+def _layer_size(layer: str, argument: str, value: Any) -> int:
+    """A layer's size argument (`in_features`, `num_embeddings`, …) as an int, or the error
+    PyTorch gives: TypeError for a float (784.0 is not a size), here naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{layer}: {argument} must be an int, got {_describe(value)}"
+                        + (f"; write {int(value)}" if isinstance(value, float)
+                           and value.is_integer() else ""))
+    if value < 0:
+        raise ValueError(f"{layer}: {argument} must be ≥ 0, got {value}")
+    return int(value)
+
+
 
 # ----------------------------------------------------------------------------------------
-# Containers
+# Containers: a module holding modules, named as PyTorch names them ("0", "1", … or keys)
 # ----------------------------------------------------------------------------------------
+def _module(container: str, value: Any) -> Module:
+    """`value` if it is a Module, else PyTorch's TypeError (a function cannot be a layer)."""
+    if not isinstance(value, Module):
+        raise TypeError(f"{container}: {_describe(value)} is not a Module subclass; wrap "
+                        "a function in a Module whose forward calls it")
+    return value
+
+
+def _module_name(container: Module, name: Any) -> str:
+    """A key for a module in a container, checked as PyTorch's `add_module` checks it."""
+    if not isinstance(name, str):
+        raise TypeError(f"{type(container).__name__}: module name should be a string, got "
+                        f"{_describe(name)}")
+    if "." in name or name == "":
+        raise KeyError(f"{type(container).__name__}: module name can't contain \".\" or be "
+                       f"empty, got {name!r}")
+    if hasattr(type(container), name):  # ModuleDict({'keys': …}) would hide .keys()
+        raise KeyError(f"{type(container).__name__}: attribute '{name}' already exists")
+    return name
+
+
+def _position(container: Module, index: Any, length: int) -> int:
+    """An int index (negative counts from the end) as a position in [0, length)."""
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise TypeError(f"{type(container).__name__} indices must be integers or slices, got "
+                        f"{_describe(index)}")
+    if not -length <= index < length:
+        raise IndexError(f"{type(container).__name__}: index {index} is out of range for "
+                         f"{length} modules")
+    return int(index) % length
+
+
 class Sequential(Module):
-    """Modules applied one after the other; they are named "0", "1", … as in PyTorch."""
+    """Modules applied one after the other, named "0", "1", … as in PyTorch, or by the
+    keys of a dict: `Sequential(OrderedDict(conv=…, relu=…))`. A slice is a Sequential
+    that keeps the names (`model[1:]` holds "1", "2", …, as PyTorch's)."""
 
-    def __init__(self, *modules: Module) -> None:
-        self.layers = list(modules)  # (given modules keep their parameters' names)
+    def __init__(self, *modules: Module | dict[str, Module]) -> None:
+        named: list[tuple[Any, Any]] = [(str(i), module) for i, module in enumerate(modules)]
+        if len(modules) == 1 and isinstance(modules[0], dict):
+            named = list(modules[0].items())
+        self._modules: dict[str, Module] = {}  # (given modules keep their parameters' names)
+        for name, module in named:
+            self._modules[_module_name(self, name)] = _module("Sequential", module)
 
     def _members(self) -> Iterator[tuple[str, Any]]:
-        return ((str(i), module) for i, module in enumerate(self.layers))
+        return iter(list(self._modules.items()))
+
+    def __getattr__(self, name: str) -> Module:  # model.conv for Sequential(OrderedDict(…))
+        modules = self.__dict__.get("_modules", {})
+        if name in modules:
+            return modules[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __iter__(self) -> Iterator[Module]:
-        return iter(self.layers)
+        return iter(list(self._modules.values()))
 
     def __len__(self) -> int:
-        return len(self.layers)
+        return len(self._modules)
 
-    def __getitem__(self, index: int) -> Module:
-        return self.layers[index]
+    def __getitem__(self, index: int | slice) -> Any:
+        """`model[i]` (negative counts from the end) is a module; `model[a:b]` a Sequential."""
+        items = list(self._modules.items())
+        if isinstance(index, slice):
+            return Sequential(dict(items[index]))
+        return items[_position(self, index, len(items))][1]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        key = list(self._modules)[_position(self, index, len(self))]
+        self._modules[key] = _module("Sequential", module)
+        note_model_change()
+
+    def __delitem__(self, index: int | slice) -> None:
+        """Remove modules; the rest are numbered again from "0", as PyTorch does."""
+        modules = list(self._modules.values())
+        if isinstance(index, slice):
+            del modules[index]
+        else:
+            del modules[_position(self, index, len(modules))]
+        self._modules = {str(i): module for i, module in enumerate(modules)}
+
+    def append(self, module: Module) -> Sequential:
+        """Add a module at the end, named str(len(self)); returns self."""
+        self._modules[str(len(self))] = _module("Sequential", module)
+        note_model_change()
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> Sequential:
+        """Append each module in turn; returns self."""
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> Sequential:
+        """Put `module` before position `index`; all are numbered again from "0"."""
+        modules = list(self._modules.values())
+        modules.insert(index, _module("Sequential", module))
+        self._modules = {str(i): m for i, m in enumerate(modules)}
+        return self
 
     def forward(self, x: Tensor) -> Tensor:
         """x through each module in turn, the output of one the input of the next."""
         if not isinstance(x, Tensor):
             raise _not_a_tensor(self, x)
-        for module in self.layers:
+        for module in self._modules.values():
             x = module(x)
         return x
+
+
+class ModuleList(Module):
+    """A list of modules whose parameters the model finds, named "0", "1", … (PyTorch's
+    `nn.ModuleList`): `self.blocks = nn.ModuleList(Block() for _ in range(4))`. It has no
+    forward of its own; the model loops over it."""
+
+    def __init__(self, modules: Iterable[Module] | None = None) -> None:
+        self._modules: list[Module] = [_module("ModuleList", m) for m in modules or ()]
+
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        return iter([(str(i), module) for i, module in enumerate(self._modules)])
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self._modules))
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __getitem__(self, index: int | slice) -> Any:
+        """`blocks[i]` (negative counts from the end) is a module; `blocks[a:b]` a
+        ModuleList, numbered again from "0"."""
+        if isinstance(index, slice):
+            return ModuleList(self._modules[index])
+        return self._modules[_position(self, index, len(self))]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        self._modules[_position(self, index, len(self))] = _module("ModuleList", module)
+        note_model_change()
+
+    def __delitem__(self, index: int | slice) -> None:
+        if isinstance(index, slice):
+            del self._modules[index]
+        else:
+            del self._modules[_position(self, index, len(self))]
+        note_model_change()
+
+    def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
+        return self.extend(modules)
+
+    def __add__(self, other: Iterable[Module]) -> ModuleList:
+        return ModuleList([*self._modules, *other])
+
+    def append(self, module: Module) -> ModuleList:
+        """Add a module at the end; returns self."""
+        self._modules.append(_module("ModuleList", module))
+        note_model_change()
+        return self
+
+    def extend(self, modules: Iterable[Module]) -> ModuleList:
+        """Add each module at the end, in order; returns self."""
+        self._modules.extend(_module("ModuleList", m) for m in modules)
+        note_model_change()
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Put `module` before position `index` (as list.insert)."""
+        self._modules.insert(index, _module("ModuleList", module))
+        note_model_change()
+
+    def pop(self, index: int = -1) -> Module:
+        """Remove the module at `index` and return it."""
+        module = self[index]
+        del self[index]
+        return module
+
+    def __repr__(self) -> str:
+        """PyTorch's: a run of modules printed alike is shown once, `(0-2): 3 x Linear(…)`."""
+        if not self._modules:
+            return "ModuleList()"
+        runs: list[tuple[int, int, str]] = []  # (first, last, repr) of each run
+        for i, module in enumerate(self._modules):
+            text = repr(module).replace("\n", "\n  ")
+            if runs and runs[-1][2] == text:
+                runs[-1] = (runs[-1][0], i, text)
+            else:
+                runs.append((i, i, text))
+        lines = [f"  ({first}): {text}" if first == last else
+                 f"  ({first}-{last}): {last - first + 1} x {text}"
+                 for first, last, text in runs]
+        return "ModuleList(\n" + "\n".join(lines) + "\n)"
+
+
+class ModuleDict(Module):
+    """A dict of modules whose parameters the model finds, named by their keys, in the
+    order they were added (PyTorch's `nn.ModuleDict`); `heads["digit"]` or `heads.digit`."""
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None
+                 ) -> None:
+        self._modules: dict[str, Module] = {}
+        if modules is not None:
+            self.update(modules)
+
+    def _members(self) -> Iterator[tuple[str, Any]]:
+        return iter(list(self._modules.items()))
+
+    def __getattr__(self, name: str) -> Module:
+        modules = self.__dict__.get("_modules", {})
+        if name in modules:
+            return modules[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self._modules[_module_name(self, key)] = _module("ModuleDict", module)
+        note_model_change()
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+        note_model_change()
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._modules))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def keys(self) -> KeysView[str]:
+        """The keys, in the order they were added."""
+        return self._modules.keys()
+
+    def values(self) -> ValuesView[Module]:
+        """The modules, in the order they were added."""
+        return self._modules.values()
+
+    def items(self) -> ItemsView[str, Module]:
+        """(key, module) pairs, in the order they were added."""
+        return self._modules.items()
+
+    def pop(self, key: str) -> Module:
+        """Remove the module under `key` and return it."""
+        module = self._modules.pop(key)
+        note_model_change()
+        return module
+
+    def clear(self) -> None:
+        """Remove every module."""
+        self._modules.clear()
+        note_model_change()
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        """Add (or replace) modules from a dict or ModuleDict, in its order, or from
+        (key, module) pairs."""
+        pairs = modules.items() if isinstance(modules, (Mapping, ModuleDict)) else modules
+        for pair in pairs:
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise TypeError(f"ModuleDict.update: expects a dict or (key, module) pairs, "
+                                f"got an element {_describe(pair)}")
+            self[pair[0]] = pair[1]

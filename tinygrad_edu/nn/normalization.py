@@ -20,12 +20,12 @@ __all__ = ["BatchNorm1d", "BatchNorm2d", "Dropout", "LayerNorm"]
 
 class Dropout(Module):
     """While training, each value is zeroed with probability p (the rest scaled by
-    1/(1 − p)); in evaluation (`model.eval()`) it passes everything through."""
+    1/(1 − p); p = 1 zeroes everything); in evaluation (`model.eval()`) it passes
+    everything through."""
 
     def __init__(self, p: float = 0.5, seed: Seed = None) -> None:
-        if not 0 <= p < 1:
-            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
-        self.p, self.generator = p, random_generator(seed)
+        self.p = functional._probability("Dropout", p)
+        self.generator = random_generator(seed)
 
     def forward(self, x: Tensor) -> Tensor:
         """x with values zeroed at random and the rest scaled up (training), or x as it is."""
@@ -43,7 +43,8 @@ class BatchNorm2d(Module):
     y = (x − mean) / √(var + eps) · weight + bias. Training uses the batch's statistics
     and updates `running_mean`/`running_var` (buffers); evaluation uses those."""
 
-    expected_dims = 4
+    expected_dims: tuple[int, ...] = (4,)
+    layout = "(N, C, H, W)"
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True,
@@ -60,9 +61,8 @@ class BatchNorm2d(Module):
         """x normalised per channel (feature), then scaled and shifted; the same shape."""
         if not isinstance(x, Tensor):
             raise _not_a_tensor(self, x)
-        if x.ndim != self.expected_dims or x.shape[1] != self.num_features:
-            layout = "(N, C)" if self.expected_dims == 2 else "(N, C, H, W)"
-            raise ValueError(f"{self!r}: expects input of shape {layout} with C = "
+        if x.ndim not in self.expected_dims or x.shape[1] != self.num_features:
+            raise ValueError(f"{self!r}: expects input of shape {self.layout} with C = "
                              f"{self.num_features}, got {x.shape}")
         return functional.batch_norm(x, self.running_mean, self.running_var, self.weight,
                                      self.bias, self.training, self.momentum, self.eps,
@@ -75,9 +75,11 @@ class BatchNorm2d(Module):
 
 
 class BatchNorm1d(BatchNorm2d):
-    """Batch normalisation of (N, C) inputs: each feature over the batch."""
+    """Batch normalisation of (N, C) inputs (each feature over the batch) or of signals
+    (N, C, L) (each channel over the batch and the positions)."""
 
-    expected_dims = 2
+    expected_dims = (2, 3)
+    layout = "(N, C) or (N, C, L)"
 
 
 class LayerNorm(Module):
@@ -86,8 +88,7 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5,
                  elementwise_affine: bool = True, dtype: Any = DEFAULT_DTYPE) -> None:
-        shape = ((normalized_shape,) if isinstance(normalized_shape, (int, np.integer))
-                 else tuple(normalized_shape))
+        shape = functional._normalized_shape("LayerNorm", normalized_shape)
         self.normalized_shape, self.eps = shape, eps
         affine = elementwise_affine
         self.weight = Parameter(np.ones(shape, dtype), name="weight") if affine else None

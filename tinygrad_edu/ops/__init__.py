@@ -3,8 +3,9 @@
 The ops live in one file per family, each readable alone: `elementwise.py` (arithmetic,
 functions of one value), `activations.py` (sigmoid, relu, gelu, …), `reduce.py` (sums,
 maxima, softmax), `shape.py` (reshapes, indexing, joining), `select.py` (where, gather, flip,
-sort, …), `indexing.py` (writing at an index), `products.py` (matmul, linear), `losses.py`,
-`image.py` (unfold/fold, convolution, pooling). This file holds the helpers their
+sort, …), `indexing.py` (writing at an index), `products.py` (matmul, linear, einsum),
+`losses.py`, `image.py` (unfold/fold, convolution, pooling), `recurrent.py` (the LSTM cell's
+gates as one op). This file holds the helpers their
 gradients share, and gathers every op so that `ops.Add`, `ops.SigmoidOp`, … name them all.
 
 An op whose name is also a layer's (nn.Linear, nn.Sigmoid, …) ends in "Op": `SigmoidOp`
@@ -134,6 +135,7 @@ from tinygrad_edu.ops import (  # noqa: E402
     indexing,
     losses,
     products,
+    recurrent,
     reduce,
     select,
     shape,
@@ -144,6 +146,7 @@ from tinygrad_edu.ops.image import *  # noqa: E402, F403
 from tinygrad_edu.ops.indexing import *  # noqa: E402, F403
 from tinygrad_edu.ops.losses import *  # noqa: E402, F403
 from tinygrad_edu.ops.products import *  # noqa: E402, F403
+from tinygrad_edu.ops.recurrent import *  # noqa: E402, F403
 from tinygrad_edu.ops.reduce import *  # noqa: E402, F403
 from tinygrad_edu.ops.select import *  # noqa: E402, F403
 from tinygrad_edu.ops.shape import *  # noqa: E402, F403
@@ -154,5 +157,6 @@ __all__ = [
     "add_bias", "cast", "exp", "expand", "log", "permute", "saved_difference", "scalar",
     "scatter_add", "sum_rows", "sum_to_shape", "values",
     *activations.__all__, *elementwise.__all__, *image.__all__, *indexing.__all__,
-    *losses.__all__, *products.__all__, *reduce.__all__, *select.__all__, *shape.__all__,
+    *losses.__all__, *products.__all__, *recurrent.__all__, *reduce.__all__,
+    *select.__all__, *shape.__all__,
 ]

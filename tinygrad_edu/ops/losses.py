@@ -1,21 +1,41 @@
-"""Losses: the quadratic cost as one op, cross-entropy built from log-softmax.
+"""Losses: the math of PyTorch's loss functions (`functional.py` checks the arguments).
+
+Three are ops of their own, forward and gradient side by side:
+- `MSELossOp`, the quadratic cost of the lessons, `mean((x − y)²)` in one op;
+- `NLLLossOp`, the negative log-likelihood at class indices, with class weights,
+  ignore_index and label smoothing: one op, so the indices stay a parameter that a jit
+  replay reads anew (a mask built from them outside an op would be frozen);
+- `BinaryCrossEntropyOp`, whose logs are clamped at −100 as PyTorch's, with PyTorch's
+  gradient, finite where a probability is exactly 0 or 1.
+
+The rest are composites of other ops, so their gradients come for free: cross-entropy
+(log-softmax, then an index or a weighted sum), binary cross-entropy on logits (built on
+log σ), the absolute, Huber and smooth-L1 errors, and the reductions.
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 
-from tinygrad_edu.ops import saved_difference, scalar
+from tinygrad_edu.ops import log, saved_difference, scalar, scatter_add
+from tinygrad_edu.ops.activations import logsigmoid
 from tinygrad_edu.ops.reduce import LogSoftmax
 from tinygrad_edu.tensor import Function, Tensor
 
 __all__ = [
-    "MSELossOp", "cross_entropy",
+    "BinaryCrossEntropyOp", "MSELossOp", "NLLLossOp", "binary_cross_entropy_with_logits",
+    "cross_entropy", "huber", "reduce_loss", "soft_cross_entropy",
 ]
 
 _FLOAT16 = np.dtype(np.float16)  # (a dtype against a dtype: half the time of np.float16)
 
 
+# ----------------------------------------------------------------------------------------
+# The ops
+# ----------------------------------------------------------------------------------------
 class MSELossOp(Function):
     """C = mean((prediction − target)²), or the sum: the quadratic cost of the lessons."""
 
@@ -42,11 +62,152 @@ class MSELossOp(Function):
         return (da if self.needs_input_grad[0] else None), dy
 
 
+class NLLLossOp(Function):
+    """ℓₙ = −w_{yₙ}·x_{n,yₙ}: minus the log-probability x (classes on axis 1, or axis 0 for
+    one sample) of each target class yₙ, times that class's weight; 0 where yₙ is
+    ignore_index. With label smoothing ε the target is (1 − ε)·one_hot(yₙ) + ε/C:
+    `ℓₙ = −(1 − ε)·w_{yₙ}·x_{n,yₙ} − (ε/C)·Σ_c w_c·x_{n,c}`.
+    'mean' is Σₙ ℓₙ / Σₙ w_{yₙ} over the counted targets (PyTorch's weighted mean)."""
+
+    name = "nll_loss"
+
+    def forward(self, x, target, weight=None, ignore_index=-100, reduction="mean",
+                label_smoothing=0.0):
+        self.axis = 0 if x.ndim == 1 else 1
+        classes = x.shape[self.axis]
+        counted = (target != ignore_index).astype(x.dtype)
+        self.index = _class_index(np.where(target != ignore_index, target, 0), self.axis)
+        self.class_weight = (np.ones(classes, x.dtype) if weight is None
+                             else weight.astype(x.dtype, copy=False))
+        self.target_weight = self.class_weight[self.index[self.axis]] * counted  # w_{yₙ}
+        self.smoothing = label_smoothing
+        losses = -(1 - label_smoothing) * self.target_weight * x[self.index]
+        if label_smoothing:
+            self.spread = counted * (label_smoothing / classes)  # ε/C where counted
+            weighted_sum = (x * _along(self.class_weight, x.ndim, self.axis)).sum(self.axis)
+            losses = losses - self.spread * weighted_sum
+        self.scale = 1.0
+        if reduction == "mean":  # 0/0 is NaN, as PyTorch's when every target is ignored
+            total = float(self.target_weight.sum())
+            self.scale = 1.0 / total if total else math.nan
+        if reduction != "none":
+            losses = losses.sum() * self.scale
+        return np.asarray(losses, dtype=x.dtype)
+
+    # ∂ℓₙ/∂x_{n,c} = −(1 − ε)·w_{yₙ} at c = yₙ (scattered back there), and −(ε/C)·w_c on
+    # every class; times ∂C/∂ℓₙ (one number for 'sum', divided by Σ w_{yₙ} for 'mean')
+    def backward(self, grad, out, x):
+        per_target = grad * self.scale
+        dx = scatter_add(per_target * (-(1 - self.smoothing) * self.target_weight),
+                         self.index, x.shape)
+        if self.smoothing:
+            spread = (per_target * -self.spread).reshape(_with_class_axis(self))
+            dx = dx + spread * _along(self.class_weight, x.ndim, self.axis)
+        return dx
+
+
+def _class_index(classes: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
+    """The index that picks `x[n, classes[n, d…], d…]`: an open grid over the target's axes,
+    the class indices put in at the class axis."""
+    grid = np.indices(classes.shape, sparse=True) if classes.ndim else ()
+    return (*grid[:axis], classes, *grid[axis:])
+
+
+def _along(values: np.ndarray, ndim: int, axis: int) -> np.ndarray:
+    """A vector of one value per class, shaped to broadcast along the class axis."""
+    return values.reshape([-1 if i == axis else 1 for i in range(ndim)])
+
+
+def _with_class_axis(op: NLLLossOp) -> tuple[int, ...]:
+    """The target's shape with the class axis put back (as size 1)."""
+    shape = list(op.target_weight.shape)
+    shape.insert(op.axis, 1)
+    return tuple(shape)
+
+
+class BinaryCrossEntropyOp(Function):
+    """`ℓ = −[y·max(ln x, −100) + (1 − y)·max(ln(1 − x), −100)]`, elementwise: the
+    cross-entropy of probabilities x against targets y in `[0, 1]`. The logs are clamped at
+    −100 as PyTorch's, so x = 0 or 1 costs 100, not infinity."""
+
+    name = "binary_cross_entropy"
+
+    def forward(self, x, y):
+        with np.errstate(divide="ignore"):  # ln 0 = −inf, then clamped
+            log_x = np.maximum(np.log(x), -100)
+            log_rest = np.maximum(np.log1p(-x), -100)  # ln(1 − x), exact for tiny x
+        return -(y * log_x + (1 - y) * log_rest)
+
+    # ∂ℓ/∂x = (x − y) / max(x(1 − x), 1e-12): PyTorch's floor keeps it finite at x = 0 or 1;
+    # ∂ℓ/∂y = ln(1 − x) − ln x = −ln(x / (1 − x)) (infinite there, as PyTorch's)
+    def backward(self, grad, out, x, y):
+        dx = dy = None
+        if self.needs_input_grad[0]:
+            dx = grad * (x - y) / _at_least(x * (1 - x), 1e-12)
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore"):
+                dy = -grad * log(x / (1 - x))
+        return dx, dy
+
+
+def _at_least(value: Any, floor: float) -> Any:
+    """max(value, floor) for an array or a Tensor."""
+    return value.clamp(min=floor) if isinstance(value, Tensor) else np.maximum(value, floor)
+
+
+# ----------------------------------------------------------------------------------------
+# Composites (their gradients come from the ops they are made of)
+# ----------------------------------------------------------------------------------------
+def reduce_loss(losses: Tensor, reduction: str) -> Tensor:
+    """The losses as they are ('none'), their sum ('sum') or their mean ('mean')."""
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.mean()
+
 
 def cross_entropy(logits: Tensor, labels: np.ndarray, reduction: str = "mean") -> Tensor:
-    """C = −log softmax(logits)[label] per row, averaged (or summed) over the rows: pick
-    each row's log-probability of its label with an index, so the gradient is
-    softmax − one_hot(label) without writing it out."""
+    """`ℓₙ = −log softmax(xₙ)[yₙ]` for logits (N, C) and class indices (N,), averaged, summed
+    or each: pick each row's log-probability of its label with an index, so the gradient
+    is softmax − one_hot(label) without writing it out. (The common case, kept to one
+    LogSoftmax and one index; weights, ignore_index and smoothing go to NLLLossOp.)"""
     picked = LogSoftmax.apply(logits, axis=-1)[np.arange(len(labels)), labels]
+    if reduction == "none":
+        return -picked
     total = -picked.sum()
     return total / len(labels) if reduction == "mean" else total
+
+
+def soft_cross_entropy(logits: Tensor, probabilities: Tensor, weight: np.ndarray | None,
+                       label_smoothing: float, reduction: str) -> Tensor:
+    """ℓₙ = −Σ_c w_c·y_{n,c}·log softmax(xₙ)_c against class probabilities y (the input's
+    shape), smoothed to (1 − ε)y + ε/C. 'mean' divides by the number of samples (N·d₁·…),
+    not by the weights, as PyTorch's."""
+    axis = 0 if logits.ndim == 1 else 1
+    classes = logits.shape[axis]
+    target = probabilities
+    if label_smoothing:
+        target = probabilities * (1 - label_smoothing) + label_smoothing / classes
+    terms = logits.log_softmax(axis=axis) * target
+    if weight is not None:
+        terms = terms * _along(weight, logits.ndim, axis)
+    return reduce_loss(-terms.sum(axis=axis), reduction)
+
+
+def binary_cross_entropy_with_logits(x: Tensor, y: Tensor,
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """`ℓ = −[p·y·ln σ(x) + (1 − y)·ln(1 − σ(x))]`, elementwise, p the weight of the positive
+    class; written `(1 − y)·x − (1 + (p − 1)·y)·ln σ(x)` (since ln(1 − σ(x)) = ln σ(x) − x)
+    with ln σ(x) = −softplus(−x): stable for any |x|, where σ(x) itself rounds to 0 or 1."""
+    log_sigmoid = logsigmoid(x)
+    if pos_weight is None:
+        return (1 - y) * x - log_sigmoid
+    return (1 - y) * x - (y * (pos_weight - 1) + 1) * log_sigmoid
+
+
+def huber(difference: Tensor, delta: float) -> Tensor:
+    """ℓ = ½d² where |d| ≤ δ, δ(|d| − ½δ) beyond: quadratic near 0, linear far out.
+    Written m·(|d| − ½m) with m = min(|d|, δ), both pieces in one formula (inside m = |d|,
+    outside m = δ) and no mask; smooth L1 is this divided by δ (its β)."""
+    size = difference.abs()
+    m = size.clamp(max=delta)
+    return m * (size - 0.5 * m)
