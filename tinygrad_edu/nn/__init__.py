@@ -1,7 +1,10 @@
 """Layers, networks, losses and saving, with PyTorch's names (`torch.nn`), one file per
-family: `module.py` (Module, Parameter, Buffer, Sequential), `linear.py` (Linear, the MLP
-of the lessons), `activations.py`, `conv.py` (convolution and pooling), `normalization.py`
-(batch and layer norm, dropout), `losses.py`, `serialization.py` (save, load).
+family: `module.py` (Module, Parameter, Buffer, the containers Sequential, ModuleList,
+ModuleDict), `linear.py` (Linear, the MLP of the lessons), `embedding.py`,
+`activations.py`, `conv.py` (convolution and pooling), `normalization.py` (batch and layer
+norm, dropout), `recurrent.py` (RNN, GRU, LSTM and their cells), `attention.py`
+(multi-head attention, the Transformer encoder), `losses.py`, `init.py` (nn.init),
+`utils.py` (gradient clipping), `serialization.py` (save, load, checkpoints).
 """
 
 from __future__ import annotations
