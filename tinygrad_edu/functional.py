@@ -229,7 +229,7 @@ def _regression_pair(op: str, input: Any, target: Any, reduction: Any) -> tuple[
     broadcast with PyTorch's warning (usually a mistake: (N,) against (N, 1) gives N × N)."""
     _check_loss_call(op, input, reduction)
     x, y = input._operands(target, op)
-    if x.shape != y.shape:
+    if x.data.shape != y.data.shape:
         try:
             shape = np.broadcast_shapes(x.shape, y.shape)
         except ValueError:
@@ -247,7 +247,7 @@ def _binary_pair(op: str, input: Any, target: Any, reduction: Any) -> tuple[Tens
     """Input and target of one shape (the binary cross-entropies do not broadcast)."""
     _check_loss_call(op, input, reduction)
     x, y = input._operands(target, op)
-    if x.shape != y.shape:
+    if x.data.shape != y.data.shape:
         raise ValueError(f"{op}: target size {y.shape} must be the same as input size "
                          f"{x.shape} (this loss does not broadcast)")
     return x, y

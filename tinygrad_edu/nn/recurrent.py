@@ -11,9 +11,9 @@ x_t−1) and computes the next h. Three cells, with PyTorch's parameters: `weigh
   the forget gate f, read through the output gate o; g holds the candidate values
 
 Read `gru_step` and `lstm_step` first: each is a few lines, the equations in comments
-(the LSTM's gate arithmetic is one op, `LSTMCellOp`, for speed: its forward and its
-gradient are written out side by side). The cells (`RNNCell`, `GRUCell`, `LSTMCell`) run
-one step; the layers (`RNN`, `GRU`, `LSTM`) run a whole sequence, in stacked layers,
+(the LSTM's gate arithmetic is one op for speed, `LSTMCellOp` in ops/recurrent.py: its
+forward and its gradient are written out side by side). The cells (`RNNCell`, `GRUCell`,
+`LSTMCell`) run one step; the layers (`RNN`, `GRU`, `LSTM`) run a whole sequence, in stacked layers,
 optionally in both directions, with a Python loop over time steps (each step needs the
 previous step's h). Gradients come from the ops the steps are made of: backpropagation
 through time is backward() walking that loop's graph.
