@@ -237,9 +237,9 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         # every gradient is checked first, so a bad one leaves every parameter as it was
-        checked = [(group, *self._with_gradients(group)) for group in self.param_groups]
+        checked = [self._with_gradients(group) for group in self.param_groups]
         changed = []
-        for group, params, grads in checked:
+        for group, (params, grads) in zip(self.param_groups, checked, strict=False):
             if params:
                 self.update(group, params, grads)  # in place: whatever holds p.data sees it
                 changed += params

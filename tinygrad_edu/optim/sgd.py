@@ -47,13 +47,13 @@ class SGD(Optimizer):
     def update(self, group: dict[str, Any], params: list[Tensor],
                grads: list[np.ndarray]) -> None:
         """w ← w − lr·g, with weight decay and momentum folded into g first when set."""
-        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-        weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+        lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
         maximize = group["maximize"]
         if not (momentum or weight_decay or maximize):  # the lessons' plain step, kept lean:
-            for p, g in zip(params, grads, strict=True):  # (it is the digit network's hot path)
-                p.data -= lr * g  # w ← w − lr·g
+            for p, g in zip(params, grads, strict=False):  # (the digit network's hot path;
+                p.data -= lr * g  # w ← w − lr·g   # one loop made both lists: equally long)
             return
+        dampening, nesterov = group["dampening"], group["nesterov"]
         for p, g in zip(params, grads, strict=True):
             if maximize:
                 g = -g
