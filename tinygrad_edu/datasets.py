@@ -1,4 +1,5 @@
-"""Data: the IDX file format of MNIST, the embedded digit sample, full MNIST, batching.
+"""Data: the IDX file format of MNIST, the embedded digit sample, full MNIST, batching;
+the embedded names of makemore and their characters (character-level language models).
 
 One reader (`read_idx`) serves everything: the 5,000 handwritten digits shipped inside the
 package and the canonical MNIST files a user downloads use the same format.
@@ -23,8 +24,10 @@ import numpy as np
 
 from tinygrad_edu.utils import atomic_write_bytes, random_generator
 
-__all__ = ["DatasetError", "default_root", "iterate_batches", "load_image_label_dir", "mnist",
-           "mnist_sample", "one_hot", "random_shift", "read_idx", "to_inputs", "write_idx"]
+__all__ = ["CharVocabulary", "DatasetError", "default_root", "iterate_batches",
+           "load_image_label_dir", "mnist", "mnist_sample", "names", "next_character_examples",
+           "one_hot", "random_shift", "read_idx", "split_words", "text_lines", "to_inputs",
+           "write_idx"]
 
 
 def __dir__() -> list[str]:  # dir(datasets) and tab completion show the API, not numpy, os, …
@@ -377,3 +380,183 @@ def _rows(position: int, array: Any) -> np.ndarray:
                         f"list) of rows, got {type(array).__name__}"
                         + (" with no axes" if isinstance(array, np.ndarray) else ""))
     return array
+
+
+# ----------------------------------------------------------------------------------------
+# Names and characters: the data of makemore (character-level language models)
+# ----------------------------------------------------------------------------------------
+
+NAMES_FILE = "names.txt.gz"
+# SHA-256 of the uncompressed text (makemore's names.txt), so a rebuilt .gz still passes.
+NAMES_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"
+
+
+def names() -> list[str]:
+    """The 32,033 lowercase first names (a–z) of makemore, in the file's order.
+
+    Shipped gzipped inside the package, so no network is needed; the text is checked
+    against its SHA-256 on every call. The list has duplicates (29,494 distinct names), as
+    makemore's has. See `tinygrad_edu/data/ATTRIBUTION.md` for where they come from
+    (MIT licence, `LICENSE-makemore.txt`).
+    """
+    path = DATA_DIR / NAMES_FILE
+    try:
+        text = gzip.decompress(path.read_bytes())
+    except FileNotFoundError:
+        raise DatasetError(f"names: {path} does not exist; reinstall tinygrad_edu") from None
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        raise DatasetError(f"names: {path} is not a readable gzip file ({err}); "
+                           "reinstall tinygrad_edu") from None
+    actual = _sha256(text)
+    if actual != NAMES_SHA256:
+        raise DatasetError(f"names: {path} fails its checksum (SHA-256 of the text {actual}, "
+                           f"expected {NAMES_SHA256}); reinstall tinygrad_edu")
+    return text.decode("ascii").split("\n")  # the file has no newline after the last name
+
+
+def text_lines(path: str | os.PathLike) -> list[str]:
+    """The items of a UTF-8 text file, one a line: each line stripped of surrounding
+    whitespace, empty lines skipped (as makemore reads its input file).
+
+    A missing file, a folder, a file that is not UTF-8 or one with no item at all gives
+    `DatasetError` naming the file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DatasetError(f"text_lines: {path} is a folder; pass a text file with one "
+                           "item a line")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DatasetError(f"text_lines: {path} does not exist") from None
+    except UnicodeDecodeError as err:
+        raise DatasetError(f"text_lines: {path} is not UTF-8 text (byte {err.start}: "
+                           f"{err.reason})") from None
+    except OSError as err:
+        raise DatasetError(f"text_lines: cannot read {path} ({err.strerror})") from None
+    lines = [line.strip() for line in text.splitlines()]
+    items = [line for line in lines if line]
+    if not items:
+        raise DatasetError(f"text_lines: {path} holds no items (it is empty or only blank "
+                           "lines); expected one item a line")
+    return items
+
+
+class CharVocabulary:
+    """Characters ↔ integers, makemore's way: the sorted characters of `words` get 1, 2, …
+    and index 0 is the end-of-word token `end_token` ('.'), which also pads the context
+    before a word's first character.
+
+    `stoi` maps a character to its index and `itos` an index to its character (both
+    include the end token); `len(vocabulary)` is the number of indices, the size of a
+    model's embedding table and output layer (27 for the names).
+    """
+
+    END = 0  # the end token's index
+
+    def __init__(self, words: Sequence[str], end_token: str = ".") -> None:
+        words = [] if isinstance(words, str) else list(words)  # a lone string is refused
+        if not words or not all(isinstance(word, str) for word in words):
+            raise TypeError("CharVocabulary: words must be a non-empty list of strings (one "
+                            "per word)")
+        if not isinstance(end_token, str) or len(end_token) != 1:
+            raise ValueError(f"CharVocabulary: end_token must be one character, got "
+                             f"{end_token!r}")
+        self.chars = sorted(set("".join(words)))
+        if not self.chars:
+            raise ValueError("CharVocabulary: the words hold no characters")
+        if end_token in self.chars:
+            raise ValueError(f"CharVocabulary: the words use the end token {end_token!r}; "
+                             "pass end_token= a character they never use, e.g. '\\n'")
+        self.end_token = end_token
+        self.stoi = {char: i + 1 for i, char in enumerate(self.chars)}
+        self.stoi[end_token] = self.END
+        self.itos = {i: char for char, i in self.stoi.items()}
+
+    def __len__(self) -> int:
+        return len(self.stoi)
+
+    def __repr__(self) -> str:
+        symbols = "".join(self.itos[i] for i in range(len(self)))
+        return f"CharVocabulary({len(self)} symbols: {symbols!r})"
+
+    def encode(self, word: str) -> list[int]:
+        """The indices of `word`'s characters (no end token is added); a character the
+        vocabulary does not know raises ValueError naming it."""
+        if not isinstance(word, str):
+            raise TypeError(f"CharVocabulary.encode: word must be a string, got "
+                            f"{type(word).__name__}")
+        try:
+            return [self.stoi[char] for char in word]
+        except KeyError as err:
+            char = err.args[0]
+            raise ValueError(f"CharVocabulary.encode: character {char!r} (U+{ord(char):04X}) "
+                             f"in {word!r} is not in the vocabulary "
+                             f"{''.join(self.chars)!r}") from None
+
+    def decode(self, ids: Sequence[int] | np.ndarray) -> str:
+        """The word spelled by `ids` (a list, a 1-D integer array or Tensor): leading end
+        tokens (the context padding, the start token of sampling) are skipped and the word
+        stops at the next end token, as makemore crops its samples."""
+        array = np.asarray(ids)
+        if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
+            raise ValueError(f"CharVocabulary.decode: ids must be a 1-D sequence of integers, "
+                             f"got shape {array.shape} of {array.dtype}")
+        if array.size and (array.min() < 0 or array.max() >= len(self)):
+            raise ValueError(f"CharVocabulary.decode: ids must lie in [0, {len(self)}), got "
+                             f"values from {array.min()} to {array.max()}")
+        word = array[np.argmax(array != self.END):] if array.any() else array[:0]
+        ends = np.flatnonzero(word == self.END)
+        word = word[:ends[0]] if ends.size else word
+        return "".join(self.itos[i] for i in word.tolist())
+
+
+def next_character_examples(words: Sequence[str], vocabulary: CharVocabulary,
+                            block_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """makemore's training examples: for every character of every word, and for the end
+    token after it, the `block_size` characters before it and the character itself.
+
+    Returns X of shape (n, block_size) and Y of shape (n,), int64; a context reaching
+    before a word's start is padded with the end token (index 0). For "emma" and
+    block_size 3: `...`→e, `..e`→m, `.em`→m, `emm`→a, `mma`→`.` — 5 examples.
+    """
+    if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) \
+            or block_size < 1:
+        raise ValueError(f"next_character_examples: block_size must be a positive integer, "
+                         f"got {block_size!r}")
+    if isinstance(words, str):
+        raise TypeError("next_character_examples: words must be a list of strings, got a "
+                        "single string")
+    contexts, targets = [], []
+    for word in words:
+        ids = vocabulary.encode(word)
+        if vocabulary.END in ids:
+            raise ValueError(f"next_character_examples: word {word!r} holds the end token "
+                             f"{vocabulary.end_token!r}")
+        context = [vocabulary.END] * block_size
+        for target in [*ids, vocabulary.END]:
+            contexts.append(context)
+            targets.append(target)
+            context = context[1:] + [target]  # slide the window one character on
+    X = np.array(contexts, dtype=np.int64).reshape(len(contexts), block_size)
+    return X, np.array(targets, dtype=np.int64)
+
+
+def split_words(words: Sequence[str], test_size: int | None = None,
+                seed: int | np.random.Generator | None = 0) -> tuple[list[str], list[str]]:
+    """The words shuffled with `seed` and cut in two: (train, test), `test_size` words in
+    test. The default is makemore's: 10% of the words, at most 1,000 (1,000 of the names).
+    The default seed 0 gives the same split on every run, so test losses compare.
+
+    Each word lands on one side only; a word listed twice (the names have duplicates)
+    may land on both.
+    """
+    if test_size is None:
+        test_size = max(1, min(1000, len(words) // 10))
+    if isinstance(test_size, bool) or not isinstance(test_size, (int, np.integer)) \
+            or not 0 < test_size < len(words):
+        raise ValueError(f"split_words: test_size must be an integer in [1, {len(words)}) for "
+                         f"{len(words)} words, got {test_size!r}")
+    order = random_generator(seed).permutation(len(words)).tolist()
+    cut = len(words) - test_size
+    return [words[i] for i in order[:cut]], [words[i] for i in order[cut:]]
