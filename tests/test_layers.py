@@ -400,3 +400,13 @@ def test_an_embedding_step_replays_under_jit_as_eager():
     for key, value in eager.items():
         np.testing.assert_array_equal(replayed[key], value)
     np.testing.assert_array_equal(replayed["0.weight"][2], 0)
+
+
+def test_dropout_masks_follow_a_manual_seed_set_after_the_model_was_built():
+    layer = nn.Dropout(0.5)
+    x = Tensor(np.ones(64))
+    manual_seed(3)
+    first = layer(x).data.copy()
+    manual_seed(3)
+    np.testing.assert_array_equal(layer(x).data, first)  # the same seed, the same mask
+    assert not np.array_equal(layer(x).data, first)  # the stream goes on

@@ -25,7 +25,9 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, seed: Seed = None) -> None:
         self.p = functional._probability("Dropout", p)
-        self.generator = random_generator(seed)
+        # with no seed, each call draws from the default generator as it is then, so a
+        # tg.manual_seed() after building the model decides the masks, as in PyTorch
+        self.generator = None if seed is None else random_generator(seed)
 
     def forward(self, x: Tensor) -> Tensor:
         """x with values zeroed at random and the rest scaled up (training), or x as it is."""
