@@ -22,7 +22,8 @@ DOCS = ROOT / "docs"
 REFERENCE = DOCS / "reference"
 # Modules that are not API: helpers shared by the others, the flagship's entry point, the
 # examples installed with the package, the data, and ops' families (gathered in ops).
-INTERNAL = {"tinygrad_edu.utils", "tinygrad_edu.digits", "tinygrad_edu.examples",
+INTERNAL = {"tinygrad_edu.utils", "tinygrad_edu.digits", "tinygrad_edu.names",
+            "tinygrad_edu.examples",
             "tinygrad_edu.data"}
 # An op's forward and backward are documented by Function's (the contract) and by the math
 # comment above backward (the house style), not by docstrings of their own.

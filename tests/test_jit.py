@@ -248,3 +248,33 @@ def test_a_jit_step_called_inside_another_becomes_part_of_its_record():
 
     eager, replayed = run(False), run(True)
     assert all(np.array_equal(eager[k], replayed[k]) for k in eager)
+
+
+@pytest.mark.parametrize("variant", ["reshaped", "ignore_index", "spatial"])
+def test_labels_computed_inside_the_step_are_read_anew_at_every_replay(variant):
+    """An op's output used as a later op's parameter (cross_entropy's labels after a
+    reshape) is followed at every replay; it was frozen at the recorded batch before."""
+    def run(use_jit):
+        tg.manual_seed(0)
+        layer = nn.Linear(4, 5)
+
+        def step(x, y):
+            out = layer(x)
+            if variant == "reshaped":
+                return tg.functional.cross_entropy(out, y.reshape(-1))
+            if variant == "ignore_index":
+                return tg.functional.cross_entropy(out, y.reshape(-1), ignore_index=-1)
+            logits = out.reshape(2, 3, 5).transpose(1, 2)
+            return tg.functional.cross_entropy(logits, y.reshape(2, 3))
+
+        step = tg.jit(step) if use_jit else step
+        rng = np.random.default_rng(1)
+        losses = []
+        for i in range(4):
+            labels = rng.integers(0, 5, (6, 1))
+            labels[i] = -1 if variant == "ignore_index" else labels[i]
+            x = Tensor(rng.normal(size=(6, 4)).astype(np.float32))
+            losses.append(step(x, tg.tensor(labels)).item())
+        return losses
+
+    assert run(False) == run(True)  # exactly eager's numbers

@@ -11,23 +11,28 @@ from pathlib import Path
 from types import ModuleType
 
 
-def flagship() -> ModuleType:
-    """examples/mnist.py: installed as `tinygrad_edu.examples.mnist`, or, in a source tree
+def example(name: str) -> ModuleType:
+    """examples/NAME.py: installed as `tinygrad_edu.examples.NAME`, or, in a source tree
     that was not installed (an unpacked sdist, a checkout on the path), the file in
-    `examples/` beside the package."""
+    `examples/` beside the package. (`python -m tinygrad_edu.names` uses it too.)"""
     try:
-        return importlib.import_module("tinygrad_edu.examples.mnist")
+        return importlib.import_module(f"tinygrad_edu.examples.{name}")
     except ModuleNotFoundError as err:
-        if err.name not in ("tinygrad_edu.examples", "tinygrad_edu.examples.mnist"):
+        if err.name not in ("tinygrad_edu.examples", f"tinygrad_edu.examples.{name}"):
             raise  # something else is missing (numpy?): say that, not this
-    path = Path(__file__).resolve().parents[1] / "examples" / "mnist.py"
-    spec = importlib.util.spec_from_file_location("mnist_example", path)
+    path = Path(__file__).resolve().parents[1] / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_example", path)
     if spec is None or spec.loader is None or not path.exists():
-        raise ModuleNotFoundError("tinygrad_edu.digits: examples/mnist.py is not installed "
+        raise ModuleNotFoundError(f"tinygrad_edu: examples/{name}.py is not installed "
                                   f"and not at {path}; reinstall tinygrad-edu")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def flagship() -> ModuleType:
+    """examples/mnist.py, the digit network (see `example`)."""
+    return example("mnist")
 
 
 if __name__ == "__main__":

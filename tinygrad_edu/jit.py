@@ -197,7 +197,8 @@ class Record:
             op.needs_input_grad = list(fn.needs_input_grad)
         ins = [self._slot_of(t) for t in fn.inputs]
         slot = self._new_slot(out)
-        self.ops[id(fn)] = (op, slot)
+        self.argument_arrays[id(out.data)] = slot  # (an op's output used as a later op's
+        self.ops[id(fn)] = (op, slot)              # parameter, labels say, is read anew)
         self.keep.append(fn)
         params = {name: self._bind(value) for name, value in fn.params.items()}
         self.program.append(_forward_step(op, ins, slot, params))
