@@ -79,6 +79,17 @@ class Module:
         object.__setattr__(self, name, value)
         note_model_change()  # (a jit record of a step using this module re-records)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """`module(x)` runs `forward(x)`: each class's call *is* its forward (set here, when
+        the class is made), so calling a layer costs no extra step through `__call__`
+        (seven layer calls per step of the digit network: 1% of it at batch 1, measured).
+        A class that defines its own `__call__` keeps it."""
+        super().__init_subclass__(**kwargs)
+        inherited = cls.__call__  # Module's own, or a parent's forward: replace; else keep
+        plain = inherited is Module.__call__ or getattr(inherited, "__name__", "") == "forward"
+        if "__call__" not in cls.__dict__ and "forward" in cls.__dict__ and plain:
+            cls.__call__ = cls.forward  # type: ignore[method-assign]
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """`module(x)` runs `forward(x)`, as in PyTorch."""
         return self.forward(*args, **kwargs)
