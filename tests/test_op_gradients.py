@@ -283,7 +283,7 @@ EVERY_OP = {
     ops.LinearOp: (lambda x, w, b: F.linear(x, w, b), [(2, 3), (4, 3), (4,)]),
     ops.Sum: (lambda a: a.sum(axis=1), [(2, 3)]),
     ops.Max: (lambda a: a.max(axis=0), [(3, 2)]),
-    ops.LogSoftmax: (lambda a: a.log_softmax(axis=-1), [(2, 3)]),
+    ops.LogSoftmaxOp: (lambda a: a.log_softmax(axis=-1), [(2, 3)]),
     ops.MSELossOp: (lambda a, b: F.mse_loss(a, b), [(2, 3), (2, 3)]),
     ops.Reshape: (lambda a: a.reshape(3, 2) * 1.0, [(2, 3)]),
     ops.Permute: (lambda a: a.permute(1, 0), [(2, 3)]),
@@ -318,3 +318,13 @@ def test_the_gradient_of(op):
     low = next((s for s in spec if isinstance(s, float)), -2.0)  # a positive floor if given
     inputs = [_values(shape, low=low, seed=i) for i, shape in enumerate(shapes)]
     assert gradcheck(fn, inputs, **TIGHT)
+
+
+def test_no_class_name_is_both_an_op_and_a_layer():
+    """The house rule: an op named like a layer ends in Op (ops.SigmoidOp, nn.Sigmoid)."""
+    from tinygrad_edu import nn
+
+    def classes(module):
+        return {name for name in dir(module) if isinstance(getattr(module, name), type)}
+
+    assert not classes(ops) & classes(nn)

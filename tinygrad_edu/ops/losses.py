@@ -22,7 +22,7 @@ import numpy as np
 
 from tinygrad_edu.ops import log, saved_difference, scalar, scatter_add
 from tinygrad_edu.ops.activations import logsigmoid
-from tinygrad_edu.ops.reduce import LogSoftmax
+from tinygrad_edu.ops.reduce import LogSoftmaxOp
 from tinygrad_edu.tensor import Function, Tensor
 
 __all__ = [
@@ -169,8 +169,8 @@ def cross_entropy(logits: Tensor, labels: np.ndarray, reduction: str = "mean") -
     """`ℓₙ = −log softmax(xₙ)[yₙ]` for logits (N, C) and class indices (N,), averaged, summed
     or each: pick each row's log-probability of its label with an index, so the gradient
     is softmax − one_hot(label) without writing it out. (The common case, kept to one
-    LogSoftmax and one index; weights, ignore_index and smoothing go to NLLLossOp.)"""
-    picked = LogSoftmax.apply(logits, axis=-1)[np.arange(len(labels)), labels]
+    LogSoftmaxOp and one index; weights, ignore_index and smoothing go to NLLLossOp.)"""
+    picked = LogSoftmaxOp.apply(logits, axis=-1)[np.arange(len(labels)), labels]
     if reduction == "none":
         return -picked
     total = -picked.sum()

@@ -29,7 +29,7 @@ from tinygrad_edu.tensor import (
 )
 
 __all__ = [
-    "CumSum", "LogSoftmax", "LogSumExp", "Max", "Norm", "Prod", "Std", "Sum", "Var",
+    "CumSum", "LogSoftmaxOp", "LogSumExp", "Max", "Norm", "Prod", "Std", "Sum", "Var",
     "amax", "amin", "argmax", "argmin", "cumsum", "extreme", "log_softmax", "logsumexp",
     "mean", "norm", "normalize", "prod", "reduce_axes", "softmax", "std", "total_dtype",
     "var",
@@ -85,7 +85,7 @@ class Max(Function):
         return expand(grad.reshape(shape), x.shape) * share.astype(x.dtype, copy=False)
 
 
-class LogSoftmax(Function):
+class LogSoftmaxOp(Function):
     """log softmax(x)ᵢ = xᵢ − log Σⱼ e^xⱼ, along axis."""
 
     name = "log_softmax"
@@ -470,7 +470,7 @@ def softmax(input: Tensor, dim: int = -1, *, op: str = "softmax") -> Tensor:
 def log_softmax(input: Tensor, dim: int = -1, *, op: str = "log_softmax") -> Tensor:
     """log softmax(x)ᵢ = xᵢ − log Σⱼ e^xⱼ along `dim`, stable for large |x|."""
     x = input if input.dtype.kind == "f" else input.float()
-    return LogSoftmax.apply(x, axis=_one_axis(op, dim, x.ndim))
+    return LogSoftmaxOp.apply(x, axis=_one_axis(op, dim, x.ndim))
 
 
 def normalize(x: Tensor, axes: tuple[int, ...], eps: float) -> Tensor:
