@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import multiprocessing
 import os
 import statistics
 import sys
@@ -24,7 +23,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
-from timing import block
+from timing import interleaved_blocks, serve_blocks
 
 from tinygrad_edu import Tensor, nn, optim
 
@@ -104,8 +103,7 @@ def worker(system: str, batch: int, connection: Connection) -> None:
     step = build_step(system, batch)
     for _ in range(3):  # warm up (and let the replay record)
         step()
-    for repeats in iter(connection.recv, None):
-        connection.send(block(step, repeats))
+    serve_blocks(step, connection)
 
 
 def measure(batch: int, blocks: int, seconds_per_block: float) -> dict[str, tuple[float, float]]:
@@ -116,23 +114,7 @@ def measure(batch: int, blocks: int, seconds_per_block: float) -> dict[str, tupl
     memory back to the system, and so the other system's page faults. Blocks still take
     turns, so a slow moment of the machine hits every system alike."""
     systems = ["eager", "replay"] + (["pytorch"] if importlib.util.find_spec("torch") else [])
-    context = multiprocessing.get_context("spawn")
-    connections = {}
-    for system in systems:
-        ours, theirs = context.Pipe()
-        context.Process(target=worker, args=(system, batch, theirs), daemon=True).start()
-        connections[system] = ours
-    repeats = {}
-    for system, connection in connections.items():
-        connection.send(3)
-        repeats[system] = max(3, int(seconds_per_block / connection.recv()[0]))
-    samples: dict[str, list[tuple[float, float]]] = {system: [] for system in systems}
-    for _ in range(blocks):
-        for system, connection in connections.items():
-            connection.send(repeats[system])
-            samples[system].append(connection.recv())
-    for connection in connections.values():
-        connection.send(None)
+    samples = interleaved_blocks(worker, systems, batch, blocks, seconds_per_block)
     return {system: (statistics.median(s for s, _ in values) * 1e3,
                      statistics.median(f for _, f in values))
             for system, values in samples.items()}

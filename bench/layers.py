@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import multiprocessing
 import os
 import statistics
 import sys
@@ -26,7 +25,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
-from timing import block
+from timing import interleaved_blocks, serve_blocks
 
 import tinygrad_edu as tg
 from tinygrad_edu import Tensor, nn
@@ -126,31 +125,16 @@ def worker(system: str, net: str, connection: Connection) -> None:
     step = torch_step(net)[0] if system == "pytorch" else our_step(net)[0]
     for _ in range(3):  # warm up
         step()
-    for repeats in iter(connection.recv, None):
-        connection.send(block(step, repeats))
+    serve_blocks(step, connection)
 
 
 def measure(net: str, blocks: int, seconds_per_block: float) -> dict[str, float]:
     """Median ms per step of each system, each in its own process, blocks taking turns
     (so a slow moment of the machine hits both alike)."""
-    context = multiprocessing.get_context("spawn")
-    connections = {}
-    for system in ("pytorch", "tinygrad_edu"):
-        mine, other = context.Pipe()
-        context.Process(target=worker, args=(system, net, other), daemon=True).start()
-        connections[system] = mine
-    repeats = {}
-    for system, connection in connections.items():
-        connection.send(3)
-        repeats[system] = max(3, int(seconds_per_block / connection.recv()[0]))
-    samples: dict[str, list[float]] = {system: [] for system in connections}
-    for _ in range(blocks):
-        for system, connection in connections.items():
-            connection.send(repeats[system])
-            samples[system].append(connection.recv()[0])
-    for connection in connections.values():
-        connection.send(None)
-    return {system: statistics.median(values) * 1e3 for system, values in samples.items()}
+    samples = interleaved_blocks(worker, ["pytorch", "tinygrad_edu"], net, blocks,
+                                 seconds_per_block)
+    return {system: statistics.median(s for s, _ in values) * 1e3
+            for system, values in samples.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
