@@ -30,6 +30,9 @@ import numpy as np
 import tinygrad_edu as tg
 from tinygrad_edu import Tensor, datasets, nn, no_grad, optim
 from tinygrad_edu import functional as F
+from tinygrad_edu.digits import example
+
+flagship = example("mnist")  # the digit example: its usage line and help formatter
 
 MODELS = ("bigram", "mlp", "rnn", "gru", "lstm", "transformer")
 # The default run: the MLP reaches ≤ 2.15 on the names in under a minute on a laptop core.
@@ -208,19 +211,11 @@ def count_model_nll(train: list[str], test: list[str], vocabulary: datasets.Char
 
 # -------------------------------------------------------------------------- the options
 
-def command(script: str) -> str:
-    """How this example was started, for the usage line."""
-    main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    if main_spec is not None and main_spec.name.startswith("tinygrad_edu"):
-        return f"python -m {main_spec.name}"
-    return f"python examples/{script}"
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command-line options, each with its help text."""
-    parser = argparse.ArgumentParser(prog=command("names.py"),
+    parser = argparse.ArgumentParser(prog=flagship.command("names.py"),
                                      description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=flagship.HelpFormatter)
     parser.add_argument("--model", choices=MODELS, default=DEFAULT_MODEL, help="which model")
     parser.add_argument("--max-steps", type=int, default=None,
                         help=f"gradient steps (default: {DEFAULT_STEPS}, or until "

@@ -106,12 +106,20 @@ def test_pip_users_can_run_the_flagship_without_the_repository(tmp_path):
     (["-m", "tinygrad_edu.digits"], "python -m tinygrad_edu.digits"),
     ([str(ROOT / "examples" / "mnist.py")], "python examples/mnist.py"),
     ([str(ROOT / "examples" / "conv_digits.py")], "python examples/conv_digits.py"),
-    ([str(ROOT / "examples" / "gradient_check.py")], "python examples/gradient_check.py")])
+    ([str(ROOT / "examples" / "gradient_check.py")], "python examples/gradient_check.py"),
+    (["-m", "tinygrad_edu.names"], "python -m tinygrad_edu.names"),
+    ([str(ROOT / "examples" / "names.py")], "python examples/names.py")])
 def test_the_usage_line_is_the_command_that_runs_it(tmp_path, command, usage):
     done = subprocess.run([sys.executable, *command, "--help"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"usage: {usage} [-h]")
+
+
+def test_the_names_example_help_has_no_misleading_defaults(load_example):
+    text = " ".join(load_example("names").build_parser().format_help().split())
+    for misleading in ("(default: True)", "(default: False)", "(default: None)"):
+        assert misleading not in text  # (--lr's default is per model: said in words)
 
 
 @pytest.mark.parametrize("name", ["mnist", "conv_digits"])
