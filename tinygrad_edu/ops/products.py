@@ -64,6 +64,13 @@ class MatMul(Function):
         return da, db
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b, through np.dot when both are matrices: the same BLAS call and bits, but numpy 2.4's
+    `@` skips BLAS for some thin products — (16, 1)·(1, 784), W's gradient at batch 1, took
+    15–18 µs against np.dot's 3 µs, a sixth of the digit network's whole step."""
+    return np.dot(a, b) if a.ndim == 2 and b.ndim == 2 else a @ b
+
+
 class LinearOp(Function):
     """z = x Wᵀ + b for a batch of rows x: the weighted sums of a layer, one op.
 
@@ -75,7 +82,7 @@ class LinearOp(Function):
 
     def forward(self, x, weight, bias=None):
         try:
-            z = x @ weight.T
+            z = _dot(x, weight.T)
             if bias is not None:
                 z = add_bias(z, bias)
         except ValueError:  # explained here, only when it happens (no cost otherwise)
@@ -89,10 +96,10 @@ class LinearOp(Function):
     # ∂C/∂x = ∂C/∂z · W,  ∂C/∂W = (∂C/∂z)ᵀ · x  (so ∂C/∂w_jk = Σ ∂C/∂z_j · a_k),  ∂C/∂b = Σ ∂C/∂z
     def backward(self, grad, out, x, weight, bias=None):
         needs = self.needs_input_grad
-        dx = grad @ weight if needs[0] else None
+        dx = _dot(grad, weight) if needs[0] else None
         if x.ndim != 2:  # extra batch axes: every row is one sample
             grad, x = grad.reshape(-1, grad.shape[-1]), x.reshape(-1, x.shape[-1])
-        dw = grad.T @ x if needs[1] else None
+        dw = _dot(grad.T, x) if needs[1] else None
         if bias is None:
             return dx, dw
         return dx, dw, sum_rows(grad) if needs[2] else None
