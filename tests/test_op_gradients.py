@@ -16,7 +16,7 @@ from test_ops_products import EVERY_OP_PRODUCTS
 from test_ops_reduce import EVERY_OP_REDUCE
 from test_ops_shape import EVERY_OP_SHAPE
 
-from tinygrad_edu import Function, Tensor, gradcheck, ops
+from tinygrad_edu import Function, Tensor, gradcheck, gradgradcheck, ops
 from tinygrad_edu import functional as F
 from tinygrad_edu.testing import (
     broadcastable_shapes,
@@ -318,6 +318,17 @@ def test_the_gradient_of(op):
     low = next((s for s in spec if isinstance(s, float)), -2.0)  # a positive floor if given
     inputs = [_values(shape, low=low, seed=i) for i, shape in enumerate(shapes)]
     assert gradcheck(fn, inputs, **TIGHT)
+
+
+@pytest.mark.parametrize("op", list(EVERY_OP), ids=lambda op: op.__name__)
+def test_the_second_derivative_of(op):
+    """Each backward, run on Tensors (create_graph), differentiated again: a backward that
+    drops out of the graph (a numpy call on Tensors) gives a zero second derivative here."""
+    fn, spec = EVERY_OP[op]
+    shapes = [s for s in spec if isinstance(s, tuple)]
+    low = next((s for s in spec if isinstance(s, float)), -2.0)
+    inputs = [_values(shape, low=low, seed=i) for i, shape in enumerate(shapes)]
+    assert gradgradcheck(fn, inputs, **TIGHT)
 
 
 def test_no_class_name_is_both_an_op_and_a_layer():

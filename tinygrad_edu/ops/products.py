@@ -64,11 +64,13 @@ class MatMul(Function):
         return da, db
 
 
-def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _dot(a: Any, b: Any) -> Any:
     """a @ b, through np.dot when both are matrices: the same BLAS call and bits, but numpy 2.4's
     `@` skips BLAS for some thin products — (16, 1)·(1, 784), W's gradient at batch 1, took
     15–18 µs against np.dot's 3 µs, a sixth of the digit network's whole step."""
-    return np.dot(a, b) if a.ndim == 2 and b.ndim == 2 else a @ b
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == b.ndim == 2:
+        return np.dot(a, b)
+    return a @ b  # (Tensors under create_graph: @ records the product in the graph)
 
 
 class LinearOp(Function):
