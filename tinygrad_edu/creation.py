@@ -21,6 +21,7 @@ from tinygrad_edu.tensor import (
     _describe,
     _new_shape,
     check_device,
+    derived,
 )
 from tinygrad_edu.utils import random_generator
 
@@ -347,16 +348,22 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     if not isinstance(num_classes, (int, np.integer)) or isinstance(num_classes, bool):
         raise TypeError(f"one_hot: num_classes must be a whole number, got "
                         f"{_describe(num_classes)}")
+    if num_classes == -1 and labels.size == 0:
+        raise RuntimeError("one_hot: cannot infer the number of classes from an empty "
+                           "tensor; pass num_classes=")
+    if num_classes < -1:
+        raise ValueError(f"one_hot: num_classes must be ≥ 0 (or -1), got {num_classes}")
+    source = tensor if isinstance(tensor, Tensor) else Tensor._wrap(labels)
+    # derived: a jit replay computes the rows (and makes the checks) from its own labels
+    return derived(lambda values: _one_hot_rows(values, num_classes), source)
+
+
+def _one_hot_rows(labels: np.ndarray, num_classes: int) -> np.ndarray:
     if num_classes == -1:
-        if labels.size == 0:
-            raise RuntimeError("one_hot: cannot infer the number of classes from an empty "
-                               "tensor; pass num_classes=")
         num_classes = int(labels.max()) + 1
     if labels.size and labels.min() < 0:
         raise RuntimeError(f"one_hot: class values must be ≥ 0, got {labels.min()}")
     if labels.size and labels.max() >= num_classes:
         raise RuntimeError(f"one_hot: class values must be smaller than num_classes = "
                            f"{num_classes}, got {labels.max()}")
-    if num_classes < 0:
-        raise ValueError(f"one_hot: num_classes must be ≥ 0 (or -1), got {num_classes}")
-    return Tensor(np.eye(num_classes, dtype=np.int64)[labels])
+    return np.eye(num_classes, dtype=np.int64)[labels]

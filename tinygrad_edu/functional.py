@@ -12,7 +12,7 @@ import numpy as np
 
 from tinygrad_edu import ops
 from tinygrad_edu.creation import one_hot
-from tinygrad_edu.tensor import Recording, Tensor, no_grad
+from tinygrad_edu.tensor import Recording, Tensor, check_values, no_grad
 from tinygrad_edu.utils import random_generator
 
 __all__ = [
@@ -322,15 +322,30 @@ def _class_labels(op: str, input: Tensor, target: Any, classes: int,
                          f" (class indices), got {labels.shape}")
     if not labels.size:
         return labels, False
+    some_ignored = _labels_ignored(op, labels, classes, ignore_index)
+    if Recording.active is not None and isinstance(target, Tensor):  # a jit step: every
+        def same_path(values: np.ndarray) -> None:  # replay checks its own labels too
+            if _labels_ignored(op, values, classes, ignore_index) != some_ignored:
+                raise RuntimeError(
+                    f"jit: {op} was recorded with {'some' if some_ignored else 'no'} labels "
+                    f"equal to ignore_index ({ignore_index}) and this call has "
+                    f"{'none' if some_ignored else 'some'}: the record computes the other "
+                    "case; call step.reset() first or run the step without jit")
+        check_values(same_path, target)
+    return labels, some_ignored
+
+
+def _labels_ignored(op: str, labels: np.ndarray, classes: int, ignore_index: int) -> bool:
+    """Whether some labels equal ignore_index; a label outside [0, classes) is an error."""
     low, high = labels.min(), labels.max()
     if 0 <= low and high < classes and not 0 <= ignore_index < classes:
-        return labels, False  # (the common case: two passes over the labels, as ever)
+        return False  # (the common case: two passes over the labels, as ever)
     ignored = labels == ignore_index
     outside = ((labels < 0) | (labels >= classes)) & ~ignored
     if outside.any():
         raise ValueError(f"{op}: labels must lie in [0, {classes}) or equal ignore_index "
                          f"({ignore_index}), got {labels[outside].flat[0]}")
-    return labels, bool(ignored.any())
+    return bool(ignored.any())
 
 
 # ----------------------------------------------------------------------------------------
@@ -359,10 +374,13 @@ def _embedding(op: str, ids: Tensor, weight: Tensor, padding_idx: int | None) ->
     if ids.dtype.kind not in "iu":
         raise TypeError(f"{op}: indices must be integers (int64 or int32), got {ids.dtype}; "
                         "convert with ids.to(np.int64)")
-    if ids.size and (ids.data.min() < 0 or ids.data.max() >= rows):
-        bad = ids.data.min() if ids.data.min() < 0 else ids.data.max()
-        raise IndexError(f"{op}: index {bad} is out of range for {rows} embeddings (indices "
-                         f"must lie in [0, {rows - 1}])")
+    def in_range(values: np.ndarray) -> None:  # (a jit replay checks its own ids too)
+        if values.size and (values.min() < 0 or values.max() >= rows):
+            bad = values.min() if values.min() < 0 else values.max()
+            raise IndexError(f"{op}: index {bad} is out of range for {rows} embeddings "
+                             f"(indices must lie in [0, {rows - 1}])")
+
+    check_values(in_range, ids)
     if padding is not None:  # the padding row read from a detached copy: no gradient reaches
         is_padding = np.arange(rows)[:, None] == padding  # it (a mask of rows, not of ids,
         weight = ops.where(Tensor(is_padding), weight.detach(), weight)  # so jit replays it)
@@ -851,6 +869,12 @@ def _update_running_stats(x: Tensor, running_mean: Tensor, running_var: Tensor,
                           axes: tuple[int, ...], momentum: float | None,
                           batches_tracked: Tensor | None) -> None:
     """running ← (1 − m)·running + m·batch (m = 1/batches for momentum=None), in place."""
+    if Recording.active is not None:
+        raise RuntimeError(
+            "jit: batch_norm in training mode updates running_mean and running_var in place "
+            "at every call, which a replay cannot repeat; jit the evaluation step after "
+            "model.eval(), build the layer with track_running_stats=False, or run the "
+            "training step without jit")
     count = x.size // x.shape[1]
     with no_grad():
         if batches_tracked is not None:

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
+import threading
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -62,37 +64,65 @@ class Jit:
     def __init__(self, function: Callable[..., Any]) -> None:
         self.function = function
         self.records: dict[tuple, Record] = {}
+        # Replays reuse one set of op objects, which keep what forward saved for backward:
+        # two threads replaying at once would read each other's. So one call at a time per
+        # jitted function (uncontended, the lock costs ~0.1 µs of a ~50 µs step).
+        self.lock = threading.RLock()
         functools.update_wrapper(self, function)
 
-    def __call__(self, *args: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if kwargs:  # bound to their positions: a record is keyed on positional arguments
+            args = _positional(self.function, args, kwargs)
         if Recording.active is not None:  # called inside another recording: part of it
             return self.function(*args)
         key = _signature(args)
-        record = self.records.get(key)
-        if record is not None and record.model_changes == engine._model_changes and (
-                record.hooks_registered == engine._hooks_registered or not record.has_hooks()):
-            return record.replay(args)
-        record = Record(self.function, args)  # runs the step eagerly once
-        self.records[key] = record
-        return record.result
+        with self.lock:
+            record = self.records.get(key)
+            if record is not None and record.model_changes == engine._model_changes and (
+                    record.hooks_registered == engine._hooks_registered
+                    or not record.has_hooks()):
+                return record.replay(args)
+            record = Record(self.function, args)  # runs the step eagerly once
+            self.records[key] = record
+            return record.result
 
     def reset(self) -> None:
         """Forget every record: the next call records again."""
         self.records.clear()
 
 
+def _positional(function: Callable[..., Any], args: tuple, kwargs: dict) -> tuple:
+    """step(x, y=y) as step(x, y), by the function's signature."""
+    try:
+        bound = inspect.signature(function).bind(*args, **kwargs)
+    except TypeError as err:
+        raise TypeError(f"jit: {getattr(function, '__name__', 'the step')}: {err}") from None
+    if bound.kwargs:  # (a **kwargs parameter: no position to put them in)
+        raise TypeError(f"jit: pass {', '.join(bound.kwargs)} by position; a record is "
+                        "made for the step's positional arguments")
+    return bound.args
+
+
 def _signature(args: tuple) -> tuple:
     """What a record depends on besides the model: each argument's shape, dtype and
     requires_grad (other arguments by value), and grad mode."""
     key: list[Any] = [engine._GradMode.enabled]
-    for a in args:
+    for position, a in enumerate(args):
         if isinstance(a, Tensor):
             key.append((a.data.shape, a.data.dtype, a.requires_grad))
         elif isinstance(a, np.ndarray):
             raise TypeError("jit: pass arrays as Tensor(array): a plain array would be "
                             "frozen into the record")
+        elif isinstance(a, (list, tuple, dict, set)):
+            raise TypeError(f"jit: argument {position} is a {type(a).__name__}; a replay reads "
+                            "Tensors passed as arguments of their own: pass them one by one "
+                            "(step(*tensors)), or make the list inside the step")
         else:
-            hash(a)  # a number, a string, None...: part of the key, so it must be hashable
+            try:  # a number, a string, None...: part of the key, so it must be hashable
+                hash(a)
+            except TypeError:
+                raise TypeError(f"jit: argument {position} ({type(a).__name__}) cannot key a "
+                                "record; pass Tensors, numbers or strings") from None
             key.append(a)
     return tuple(key)
 
@@ -259,6 +289,24 @@ class Record:
         of clip_grad_norm_): every replay computes it again into `result`'s slot."""
         slot = self._new_slot(result)
         self.program.append(lambda slots: slots.__setitem__(slot, compute()))
+
+    def note_derived(self, compute: Callable[..., np.ndarray], sources: tuple[Tensor, ...],
+                     out: Tensor) -> None:
+        """A tensor computed outside the graph (a mask, an index, detach()): every replay
+        computes it again from the values of that call."""
+        ins = [self._slot_of(t) for t in sources]
+        slot = self._new_slot(out)
+        self.argument_arrays[id(out.data)] = slot  # (a mask or index used as a parameter)
+
+        def run(slots: Slots) -> None:
+            slots[slot] = compute(*[slots[i] for i in ins])
+
+        self.program.append(run)
+
+    def note_check(self, check: Callable[..., None], sources: tuple[Tensor, ...]) -> None:
+        """A check of values (labels in range) that eager made: every replay makes it too."""
+        ins = [self._slot_of(t) for t in sources]
+        self.program.append(lambda slots: check(*[slots[i] for i in ins]))
 
     def note_value_read(self, what: str) -> None:
         """The step read a value (`item()`, …): warned about when recording ends."""

@@ -236,6 +236,25 @@ def _note_value_read(what: str) -> None:
         Recording.active.note_value_read(what)
 
 
+def derived(compute: Callable[..., np.ndarray], *sources: Tensor) -> Tensor:
+    """A tensor computed from others outside the graph (a comparison, a mask, an index,
+    `detach()`): no gradient flows through it. A jit recording is told how to compute it
+    again, so every replay recomputes it from that call's values instead of reusing the
+    recorded ones. `compute` takes the sources' arrays; it may raise (value checks)."""
+    out = Tensor._wrap(compute(*[s.data for s in sources]))
+    if Recording.active is not None:
+        Recording.active.note_derived(compute, sources, out)
+    return out
+
+
+def check_values(check: Callable[..., None], *sources: Tensor) -> None:
+    """Run a check of tensors' values (labels in range, say) now, and again at every jit
+    replay, which runs no Python code of the step: a replay raises what eager raises."""
+    check(*[s.data for s in sources])
+    if Recording.active is not None:
+        Recording.active.note_check(check, sources)
+
+
 # ----------------------------------------------------------------------------------------
 # 1. The graph: Function, the base class of every op, and apply(), which links it
 # ----------------------------------------------------------------------------------------
@@ -603,6 +622,10 @@ def tensor(data: ArrayLike, dtype: Any = None, requires_grad: bool = False) -> T
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
+def _same(array: np.ndarray) -> np.ndarray:
+    return array
+
+
 class _Size(int):
     """`t.size` is numpy's element count (an int) and, called, PyTorch's `t.size()`:
     the shape, or one axis's length with `t.size(dim)`."""
@@ -808,7 +831,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph: no gradient flows through it."""
-        out = Tensor._wrap(self.data)
+        out = derived(_same, self)  # (a jit replay passes the new values on)
         out._versions = self._version_counter()  # the same memory: the same counter
         return out
 
@@ -1067,28 +1090,22 @@ class Tensor:
 
     # comparisons give constant tensors (no gradient), as in PyTorch
     def __lt__(self, other: ArrayLike) -> Tensor:
-        a, b = self._operands(other, "lt")
-        return Tensor._wrap(a.data < b.data)
+        return derived(np.less, *self._operands(other, "lt"))
 
     def __le__(self, other: ArrayLike) -> Tensor:
-        a, b = self._operands(other, "le")
-        return Tensor._wrap(a.data <= b.data)
+        return derived(np.less_equal, *self._operands(other, "le"))
 
     def __gt__(self, other: ArrayLike) -> Tensor:
-        a, b = self._operands(other, "gt")
-        return Tensor._wrap(a.data > b.data)
+        return derived(np.greater, *self._operands(other, "gt"))
 
     def __ge__(self, other: ArrayLike) -> Tensor:
-        a, b = self._operands(other, "ge")
-        return Tensor._wrap(a.data >= b.data)
+        return derived(np.greater_equal, *self._operands(other, "ge"))
 
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
-        a, b = self._operands(other, "eq")
-        return Tensor._wrap(a.data == b.data)
+        return derived(np.equal, *self._operands(other, "eq"))
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
-        a, b = self._operands(other, "ne")
-        return Tensor._wrap(a.data != b.data)
+        return derived(np.not_equal, *self._operands(other, "ne"))
 
     # logic on masks (bool tensors; bitwise on integers), no gradient, as in PyTorch
     def _logic(self, other: Any, op: str, ufunc: Callable[[Any, Any], Any]) -> Tensor:
@@ -1096,7 +1113,7 @@ class Tensor:
         if a.data.dtype.kind == "f":
             raise TypeError(f"{op}: needs bool or integer tensors, got {a.dtype}; compare "
                             "first (x > 0) to make a mask")
-        return Tensor._wrap(ufunc(a.data, b.data))
+        return derived(ufunc, a, b)
 
     def __and__(self, other: ArrayLike) -> Tensor:
         return self._logic(other, "& (bitwise_and)", np.bitwise_and)
@@ -1112,15 +1129,15 @@ class Tensor:
 
     def logical_not(self) -> Tensor:
         """True where the value is 0 (or False)."""
-        return Tensor._wrap(np.logical_not(self.data))
+        return derived(np.logical_not, self)
 
     def logical_and(self, other: ArrayLike) -> Tensor:
         """True where both are non-zero."""
-        return Tensor._wrap(np.logical_and(self.data, _operand_array(other, "logical_and")))
+        return derived(np.logical_and, *self._operands(other, "logical_and"))
 
     def logical_or(self, other: ArrayLike) -> Tensor:
         """True where either is non-zero."""
-        return Tensor._wrap(np.logical_or(self.data, _operand_array(other, "logical_or")))
+        return derived(np.logical_or, *self._operands(other, "logical_or"))
 
     # The functions below work on floats: integers become float32 first, as in PyTorch
     # (numpy would give float64). The test is written out in each: one call less per op.
@@ -1344,7 +1361,10 @@ class Tensor:
         check_device("to", device)
         if dtype is None or np.dtype(dtype) == self.dtype:
             return self
-        return ops.Cast.apply(self, dtype=np.dtype(dtype))
+        target = np.dtype(dtype)
+        if target.kind not in "fc":  # integers and bools have no gradient (as in PyTorch)
+            return derived(lambda a: a.astype(target), self)
+        return ops.Cast.apply(self, dtype=target)
 
     def cpu(self) -> Tensor:
         """This tensor (every tensor here lives in the CPU's memory, as numpy arrays)."""
@@ -1555,8 +1575,9 @@ class Tensor:
         # dim=() tests each element alone, as PyTorch 2.13's any/all do (its sum reduces all)
         empty = isinstance(dim, (tuple, list)) and len(dim) == 0
         axes = () if empty else ops.reduce_axes(op, dim, self.ndim)
-        result = np.asarray(test(self.data, axis=axes, keepdims=keepdim))
-        return Tensor._wrap(result.astype(np.uint8 if self.dtype == np.uint8 else bool))
+        kind = np.uint8 if self.dtype == np.uint8 else bool
+        return derived(lambda a: np.asarray(test(a, axis=axes, keepdims=keepdim)).astype(kind),
+                       self)
 
     # -- joining, splitting (ops/shape.py) and selecting (ops/select.py) ----------------------
     # (joining is tg.cat / tg.stack: PyTorch has no Tensor method for it either)

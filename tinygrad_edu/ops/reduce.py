@@ -24,6 +24,7 @@ from tinygrad_edu.tensor import (
     MaxResult,
     Tensor,
     _describe,
+    derived,
     normalize_dim,
     normalize_dims,
 )
@@ -448,8 +449,8 @@ def _arg_extreme(x: Tensor, dim: Any, keepdim: bool, op: str, find: Any) -> Tens
     axis = None if dim is None else _one_axis(op, dim, x.ndim)
     _not_empty(op, x, None if axis is None else (axis,),
                IndexError if op.startswith("arg") else RuntimeError)
-    index = find(x.data, axis=axis, keepdims=keepdim and dim is not None)
-    return Tensor._wrap(np.asarray(index, dtype=np.int64))
+    keep = keepdim and dim is not None
+    return derived(lambda a: np.asarray(find(a, axis=axis, keepdims=keep), dtype=np.int64), x)
 
 
 def cumsum(input: Tensor, dim: int | None = None) -> Tensor:

@@ -22,8 +22,10 @@ from tinygrad_edu.ops.shape import _ints
 from tinygrad_edu.tensor import (
     Function,
     MaxResult,
+    Recording,
     Tensor,
     _describe,
+    derived,
     normalize_dim,
     normalize_dims,
     tensor,
@@ -140,6 +142,10 @@ def where(condition: Tensor, input: Any = None, other: Any = None) -> Any:
     of int64 tensors, one per axis, as torch.where)."""
     mask = _mask("where", condition)
     if input is None and other is None:
+        if Recording.active is not None:
+            raise RuntimeError("jit: where(condition) gives as many indices as the condition "
+                               "has True values, which changes from call to call; a replay "
+                               "needs fixed shapes: use where(condition, x, y) or masked_fill")
         return tuple(Tensor._wrap(i.astype(np.int64)) for i in np.nonzero(np.atleast_1d(mask)))
     if input is None or other is None:
         raise TypeError("where: give both input and other, or neither (for the indices)")
@@ -253,13 +259,17 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool
     """The int64 indices that sort `input` along `dim`. Always stable: equal values keep
     their order (PyTorch's order with stable=True, and what it gives for ties)."""
     d = normalize_dim("argsort", dim, input.ndim)
-    values = np.atleast_1d(input.data)
+    return derived(lambda a: _sorting_order(a, d, descending), input)
+
+
+def _sorting_order(array: np.ndarray, d: int, descending: bool) -> np.ndarray:
+    values = np.atleast_1d(array)
     if descending:  # stable descending: sort the reversed array, reverse back, re-number
         reversed_order = np.argsort(np.flip(values, d), axis=d, kind="stable")
         order = values.shape[d] - 1 - np.flip(reversed_order, d)
     else:
         order = np.argsort(values, axis=d, kind="stable")
-    return Tensor._wrap(order.astype(np.int64).reshape(input.shape))
+    return order.astype(np.int64).reshape(array.shape)
 
 
 def sort(input: Tensor, dim: int = -1, descending: bool = False, stable: bool = False
@@ -280,10 +290,8 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
     length = input.shape[d] if input.ndim else 1
     if not isinstance(k, (int, np.integer)) or not 0 <= k <= length:
         raise RuntimeError(f"topk: k={k} is out of range for dim {dim} of length {length}")
-    order = argsort(input, d, descending=largest).data
-    if input.ndim:
-        order = order[(slice(None),) * d + (slice(0, k),)]
-    indices = Tensor._wrap(order)
+    first_k = (slice(None),) * d + (slice(0, k),) if input.ndim else ()
+    indices = derived(lambda a: _sorting_order(a, d, largest)[first_k], input)
     return MaxResult((_gather_valid(input, d, indices), indices))
 
 
