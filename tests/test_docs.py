@@ -25,9 +25,9 @@ REFERENCE = DOCS / "reference"
 INTERNAL = {"tinygrad_edu.utils", "tinygrad_edu.digits", "tinygrad_edu.names",
             "tinygrad_edu.examples",
             "tinygrad_edu.data"}
-# An op's forward and backward are documented by Function's (the contract) and by the math
-# comment above backward (the house style), not by docstrings of their own.
-FUNCTION_CONTRACT = {"forward", "backward"}
+# An op's forward, backward and jvp are documented by Function's (the contract) and by the
+# math comment above each (the house style), not by docstrings of their own.
+FUNCTION_CONTRACT = {"forward", "backward", "jvp"}
 
 
 def public_modules() -> list[str]:

@@ -16,7 +16,7 @@ from test_ops_products import EVERY_OP_PRODUCTS
 from test_ops_reduce import EVERY_OP_REDUCE
 from test_ops_shape import EVERY_OP_SHAPE
 
-from tinygrad_edu import Function, Tensor, gradcheck, gradgradcheck, ops
+from tinygrad_edu import Function, Tensor, func, grad, gradcheck, gradgradcheck, no_grad, ops
 from tinygrad_edu import functional as F
 from tinygrad_edu.testing import (
     broadcastable_shapes,
@@ -329,6 +329,91 @@ def test_the_second_derivative_of(op):
     low = next((s for s in spec if isinstance(s, float)), -2.0)
     inputs = [_values(shape, low=low, seed=i) for i, shape in enumerate(shapes)]
     assert gradgradcheck(fn, inputs, **TIGHT)
+
+
+def _op_inputs(op):
+    fn, spec = EVERY_OP[op]
+    shapes = [s for s in spec if isinstance(s, tuple)]
+    low = next((s for s in spec if isinstance(s, float)), -2.0)
+    return fn, [_values(shape, low=low, seed=i) for i, shape in enumerate(shapes)]
+
+
+def _directions(inputs, seed):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(x.shape) for x in inputs]
+
+
+def forward_derivative_error(fn, inputs, eps=1e-6):
+    """|J·v by the op's jvp − (f(x + eps·v) − f(x − eps·v)) / 2eps|, largest, for a random
+    direction v of every input at once, relative to the derivative's size."""
+    v = _directions(inputs, seed=7)
+    plain = tuple(Tensor(x.data) for x in inputs)  # (no grad: the rules run on arrays)
+    _, moved = func.jvp(fn, plain, tuple(v))
+    with no_grad():
+        ahead = fn(*[Tensor(x.data + eps * d) for x, d in zip(inputs, v, strict=True)]).data
+        behind = fn(*[Tensor(x.data - eps * d) for x, d in zip(inputs, v, strict=True)]).data
+    numeric = (ahead - behind) / (2 * eps)
+    return np.max(np.abs(moved.data - numeric)) / max(1.0, np.max(np.abs(numeric)))
+
+
+def adjoint_error(fn, inputs):
+    """⟨u, J·v⟩ − ⟨Jᵀ·u, v⟩ for random u, v: the op's jvp against its backward (inputs
+    that require grad: the jvp runs on Tensors, recording a graph)."""
+    v = _directions(inputs, seed=8)
+    out, moved = func.jvp(fn, tuple(inputs), tuple(v))
+    u = np.random.default_rng(9).standard_normal(out.shape)
+    pulled = grad(fn(*inputs), inputs, grad_outputs=u, allow_unused=True)
+    forward = np.sum(u * moved.data)
+    reverse = sum(np.sum(p.data * d) for p, d in zip(pulled, v, strict=True) if p is not None)
+    return abs(forward - reverse) / max(1.0, abs(forward))
+
+
+@pytest.mark.parametrize("op", list(EVERY_OP), ids=lambda op: op.__name__)
+def test_the_forward_derivative_of(op):
+    """Each op's jvp against central differences in a random direction (float64)."""
+    fn, inputs = _op_inputs(op)
+    assert forward_derivative_error(fn, inputs) < 1e-6
+
+
+@pytest.mark.parametrize("op", list(EVERY_OP), ids=lambda op: op.__name__)
+def test_forward_and_reverse_rules_agree(op):
+    """The adjoint test ⟨u, J·v⟩ = ⟨Jᵀ·u, v⟩ between each op's jvp and its backward."""
+    fn, inputs = _op_inputs(op)
+    assert adjoint_error(fn, inputs) < 1e-10
+
+
+@pytest.mark.parametrize("op", list(EVERY_OP), ids=lambda op: op.__name__)
+def test_forward_over_reverse(op):
+    """The Hessian of ⟨u, op(x)⟩ forward over reverse (jacfwd of jacrev: jvp rules run on
+    Tensors, through the ops of each backward) equals reverse over reverse."""
+    fn, inputs = _op_inputs(op)
+    u = np.random.default_rng(10).standard_normal(fn(*inputs).shape)
+
+    def weighted(*xs):
+        return (fn(*xs) * Tensor(u)).sum()
+
+    first = tuple(range(len(inputs)))
+    by_forward = func.jacfwd(func.jacrev(weighted, first), first)(*inputs)
+    by_reverse = func.jacrev(func.jacrev(weighted, first), first)(*inputs)
+    for row_f, row_r in zip(by_forward, by_reverse, strict=True):
+        for block_f, block_r in zip(row_f, row_r, strict=True):
+            np.testing.assert_allclose(block_f.data, block_r.data, rtol=1e-9, atol=1e-9)
+
+
+def test_a_wrong_forward_rule_is_caught():
+    """A jvp that forgets the product rule's second term: both checks see it."""
+
+    class ForgetfulMul(ops.Mul):
+        def jvp(self, tangents, out, x, y):
+            return tangents[0] * y  # d(x·y) = dx·y + x·dy: the x·dy term is missing
+
+    def forgetful(a, b):
+        return ForgetfulMul.apply(a, b)
+
+    inputs = [_values((2, 3), seed=0), _values((2, 3), seed=1)]
+    assert forward_derivative_error(forgetful, inputs) > 1e-2
+    assert adjoint_error(forgetful, inputs) > 1e-2
+    assert forward_derivative_error(lambda a, b: a * b, inputs) < 1e-6
 
 
 def test_no_class_name_is_both_an_op_and_a_layer():

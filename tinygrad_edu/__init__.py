@@ -14,7 +14,7 @@ installed, `tinygrad_edu.testing` (strategies). PyTorch's `torch.X` functions (`
 Tensor method or a function of its op family in `ops/`.
 """
 
-from tinygrad_edu import creation, datasets, functional, nn, ops, optim, viz
+from tinygrad_edu import creation, datasets, func, functional, nn, ops, optim, viz
 from tinygrad_edu.creation import (
     arange,
     empty,
@@ -128,6 +128,7 @@ __all__ = [
     "datasets",
     "detect_anomaly",
     "enable_grad",
+    "func",
     "functional",
     "grad",
     "gradcheck",

@@ -272,6 +272,15 @@ class Function:
     (a plain backward, fast) and on Tensors (`create_graph=True`, so it can be
     differentiated again).
 
+    `jvp(self, tangents, out, *inputs)` is the same derivative pushed forward instead of
+    pulled back: it gets one tangent per input (dx, how that input moves; None where it
+    does not move) and returns the output's tangent, dout = J·dx, of the output's shape.
+    `backward` computes Jᵀ·grad, `jvp` J·dx: the two rules sit side by side in every op, and
+    the tests check that they agree (⟨u, J·v⟩ = ⟨Jᵀ·u, v⟩). Forward mode (tg.func.jvp)
+    calls it for each op from the inputs on, in the order the ops ran. Write it like
+    backward, so it runs on arrays and on Tensors (then forward mode can be
+    differentiated again: `hessian` is forward over reverse).
+
     Use it through `MyOp.apply(tensor_a, tensor_b, param=...)`.
     """
 
@@ -293,6 +302,9 @@ class Function:
 
     def backward(self, grad: Any, out: Any, *inputs: Any) -> Sequence[Any] | Any:
         raise NotImplementedError(f"{type(self).__name__} has no backward")
+
+    def jvp(self, tangents: Sequence[Any], out: Any, *inputs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no jvp (forward-mode rule)")
 
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:

@@ -337,9 +337,11 @@ class _RecurrentBase(Module):
         """Every layer in turn, each direction of it over the previous layer's outputs.
 
         The sequence is kept as a list of time steps, split once and stacked once at the
-        end: each step's input part is its own small product. (One product for all steps,
-        then a slice per step, would be slower here: the gradient of each slice is an array
-        of the whole sequence's size, and L of them are added up.)"""
+        end: each step's input part is its own small product. (PyTorch makes the input
+        parts of all steps in one product before the loop. Here that measured 7–12% slower
+        for bench/layers.py's LSTM and GRU: each step's slice of the big product has a
+        gradient of the whole product's size (a slice's backward knows no other), so
+        backward adds up L such arrays; and BLAS runs the small products nearly as fast.)"""
         steps, finals = list(x.unbind(0)), []
         for layer in range(self.num_layers):
             if layer > 0 and self.training and self.dropout > 0:

@@ -56,6 +56,10 @@ class SigmoidOp(Function):
     def backward(self, grad, out, z):
         return grad * out * (1 - out)
 
+    # dσ(z) = σ(z)(1 − σ(z)) dz: the same factor, multiplying the tangent
+    def jvp(self, tangents, out, z):
+        return tangents[0] * out * (1 - out)
+
 
 class TanhOp(Function):
     """tanh x = (eˣ − e⁻ˣ) / (eˣ + e⁻ˣ), elementwise."""
@@ -66,6 +70,10 @@ class TanhOp(Function):
     # d tanh(x)/dx = 1 − tanh²(x), from the saved output
     def backward(self, grad, out, x):
         return grad * (1 - out * out)
+
+    # d tanh(x) = (1 − tanh²(x)) dx
+    def jvp(self, tangents, out, x):
+        return tangents[0] * (1 - out * out)
 
 
 class ReLUOp(Function):
@@ -79,6 +87,10 @@ class ReLUOp(Function):
     # output is NaN) passes the gradient, as in PyTorch
     def backward(self, grad, out, x):
         return grad * (values(out) != 0)
+
+    # d relu(x) = dx where x > 0 (backward's mask: out ≠ 0), else 0
+    def jvp(self, tangents, out, x):
+        return tangents[0] * (values(out) != 0)
 
 
 class LeakyReLUOp(Function):
@@ -94,6 +106,10 @@ class LeakyReLUOp(Function):
     # PyTorch): a constant on each side, so the mask is a plain array
     def backward(self, grad, out, x):
         return grad * np.where(values(x) > 0, 1, self.slope).astype(out.dtype)
+
+    # d leaky_relu(x) = dx where x > 0, negative_slope·dx elsewhere
+    def jvp(self, tangents, out, x):
+        return tangents[0] * np.where(values(x) > 0, 1, self.slope).astype(out.dtype)
 
 
 class ELUOp(Function):
@@ -111,6 +127,11 @@ class ELUOp(Function):
     def backward(self, grad, out, x):
         positive = values(x) > 0
         return grad * (positive + ~positive * (self.alpha * exp(_at_most(x, 0))))
+
+    # d elu(x) = dx where x > 0, α·eˣ dx where x ≤ 0 (as backward)
+    def jvp(self, tangents, out, x):
+        positive = values(x) > 0
+        return tangents[0] * (positive + ~positive * (self.alpha * exp(_at_most(x, 0))))
 
 
 class SoftplusOp(Function):
@@ -132,6 +153,11 @@ class SoftplusOp(Function):
         above = values(x) * self.beta > self.threshold
         return grad * (above + ~above * -_expm1(out * -self.beta))
 
+    # d softplus(x) = σ(βx) dx = −expm1(−β·out) dx; dx above the threshold
+    def jvp(self, tangents, out, x):
+        above = values(x) * self.beta > self.threshold
+        return tangents[0] * (above + ~above * -_expm1(out * -self.beta))
+
 
 class NormalCDF(Function):
     """Φ(x) = P(N(0, 1) ≤ x), the standard normal distribution function, elementwise."""
@@ -146,6 +172,11 @@ class NormalCDF(Function):
     @_as_pytorch  # (x² overflows only past |x| ≈ 1e19 in float32, and e^(−∞) = 0 then)
     def backward(self, grad, out, x):
         return grad * exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi))
+
+    # dΦ(x) = φ(x) dx = e^(−x²/2)/√(2π) dx
+    @_as_pytorch
+    def jvp(self, tangents, out, x):
+        return tangents[0] * exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi))
 
 
 def _normal_cdf(x: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.ops import cast, log, sum_to_shape, values
+from tinygrad_edu.ops import cast, log, sum_to_shape, tangent_sum, values
 from tinygrad_edu.tensor import Function, Tensor, _describe
 
 __all__ = [
@@ -62,6 +62,11 @@ class Add(Function):
         dy = sum_to_shape(grad, y.shape) if self.needs_input_grad[1] else None
         return dx, dy
 
+    # d(x + y) = dx + dy
+    def jvp(self, tangents, out, x, y):
+        dx, dy = tangents
+        return tangent_sum(out.shape, dx, dy)
+
 
 class Sub(Function):
     """out = x − y, elementwise (numpy broadcasting)."""
@@ -75,6 +80,11 @@ class Sub(Function):
         dy = sum_to_shape(-grad, y.shape) if self.needs_input_grad[1] else None
         return dx, dy
 
+    # d(x − y) = dx − dy
+    def jvp(self, tangents, out, x, y):
+        dx, dy = tangents
+        return tangent_sum(out.shape, dx, None if dy is None else -dy)
+
 
 class Mul(Function):
     """out = x · y, elementwise (numpy broadcasting)."""
@@ -87,6 +97,12 @@ class Mul(Function):
         dx = sum_to_shape(grad * y, x.shape) if self.needs_input_grad[0] else None
         dy = sum_to_shape(grad * x, y.shape) if self.needs_input_grad[1] else None
         return dx, dy
+
+    # d(x·y) = dx·y + x·dy  (the product rule)
+    def jvp(self, tangents, out, x, y):
+        dx, dy = tangents
+        return tangent_sum(out.shape, None if dx is None else dx * y,
+                           None if dy is None else x * dy)
 
 
 class Div(Function):
@@ -102,6 +118,13 @@ class Div(Function):
         dx = sum_to_shape(grad / y, x.shape) if self.needs_input_grad[0] else None
         dy = sum_to_shape(-grad * x / (y * y), y.shape) if self.needs_input_grad[1] else None
         return dx, dy
+
+    # d(x/y) = dx/y − x·dy/y²
+    @_as_pytorch
+    def jvp(self, tangents, out, x, y):
+        dx, dy = tangents
+        return tangent_sum(out.shape, None if dx is None else dx / y,
+                           None if dy is None else -dy * x / (y * y))
 
 
 class Pow(Function):
@@ -123,12 +146,28 @@ class Pow(Function):
     def backward(self, grad, out, x, y):
         dx = dy = None
         if self.needs_input_grad[0]:
-            exponent = y - 1 + ((values(y) == 0) & (values(x) == 0))
-            dx = sum_to_shape(grad * y * x ** exponent, x.shape)
+            dx = sum_to_shape(grad * y * x ** _pow_exponent(x, y), x.shape)
         if self.needs_input_grad[1]:
-            base = x + ((values(x) == 0) & (values(y) >= 0))
-            dy = sum_to_shape(grad * out * log(base), y.shape)
+            dy = sum_to_shape(grad * out * log(_pow_base(x, y)), y.shape)
         return dx, dy
+
+    # d(xʸ) = y·xʸ⁻¹ dx + xʸ·ln x dy, with backward's limits at x = 0
+    @_as_pytorch
+    def jvp(self, tangents, out, x, y):
+        dx, dy = tangents
+        return tangent_sum(out.shape,
+                           None if dx is None else dx * y * x ** _pow_exponent(x, y),
+                           None if dy is None else dy * out * log(_pow_base(x, y)))
+
+
+def _pow_exponent(x: Any, y: Any) -> Any:
+    """y − 1, the exponent of ∂(xʸ)/∂x, but 0 where x = y = 0 (so y·x⁰ = 0, the limit)."""
+    return y - 1 + ((values(y) == 0) & (values(x) == 0))
+
+
+def _pow_base(x: Any, y: Any) -> Any:
+    """x, whose ln gives ∂(xʸ)/∂y = xʸ·ln x, but 1 where x = 0 ≤ y (ln 1 = 0, the limit)."""
+    return x + ((values(x) == 0) & (values(y) >= 0))
 
 
 class Maximum(Function):
@@ -142,6 +181,10 @@ class Maximum(Function):
     def backward(self, grad, out, x, y):
         return _shares(self, grad, x, y, loses=np.less)
 
+    # d max(x, y) = dx where x > y, dy where x < y, ½(dx + dy) on a tie: backward's shares
+    def jvp(self, tangents, out, x, y):
+        return _shared_tangent(tangents, out, x, y, loses=np.less)
+
 
 class Minimum(Function):
     """out = min(x, y), elementwise (numpy broadcasting; NaN where either is NaN)."""
@@ -153,17 +196,34 @@ class Minimum(Function):
     def backward(self, grad, out, x, y):
         return _shares(self, grad, x, y, loses=np.greater)
 
+    # d min(x, y) = dx where x < y, dy where x > y, ½(dx + dy) on a tie: backward's shares
+    def jvp(self, tangents, out, x, y):
+        return _shared_tangent(tangents, out, x, y, loses=np.greater)
+
 
 def _shares(op: Function, grad: Any, x: Any, y: Any, loses: Any) -> tuple[Any, Any]:
     """The gradients of max/min: each input's share is 1 − [it loses] − ½·[tie]."""
     a, b = values(x), values(y)
-    tie = 0.5 * (a == b)
     dx = dy = None
     if op.needs_input_grad[0]:
-        dx = sum_to_shape(grad * (1.0 - loses(a, b) - tie).astype(a.dtype), x.shape)
+        dx = sum_to_shape(grad * _share(a, b, loses), x.shape)
     if op.needs_input_grad[1]:
-        dy = sum_to_shape(grad * (1.0 - loses(b, a) - tie).astype(a.dtype), y.shape)
+        dy = sum_to_shape(grad * _share(b, a, loses, a.dtype), y.shape)
     return dx, dy
+
+
+def _shared_tangent(tangents: Any, out: Any, x: Any, y: Any, loses: Any) -> Any:
+    """The tangent of max/min: each input's tangent times its share (as _shares)."""
+    a, b = values(x), values(y)
+    dx, dy = tangents
+    return tangent_sum(out.shape, None if dx is None else dx * _share(a, b, loses),
+                       None if dy is None else dy * _share(b, a, loses, a.dtype))
+
+
+def _share(a: np.ndarray, b: np.ndarray, loses: Any, dtype: Any = None) -> np.ndarray:
+    """1 − [a loses to b] − ½·[a = b]: 1, 0, ½ on a tie, and 1 where a NaN makes every
+    comparison false (in `dtype`, a's by default)."""
+    return (1.0 - loses(a, b) - 0.5 * (a == b)).astype(a.dtype if dtype is None else dtype)
 
 
 class Clamp(Function):
@@ -176,11 +236,23 @@ class Clamp(Function):
     # low the gradient goes to low, above high to high, and where low > high (the output is
     # high) to high. A NaN compares false everywhere: no input gets a gradient.
     def backward(self, grad, out, x, low, high):
-        x, low, high = values(x), values(low), values(high)
-        masks = ((x >= low) & (x <= high), (x < low) & (low < high), (x > high) | (high < low))
+        masks = _clamp_masks(x, low, high)
         return [sum_to_shape(grad * mask, t.shape) if needed else None
                 for needed, mask, t in zip(self.needs_input_grad, masks, (x, low, high),
                                            strict=True)]
+
+    # d clamp = dx inside [low, high], d low below low, d high above high (backward's masks)
+    def jvp(self, tangents, out, x, low, high):
+        return tangent_sum(out.shape, *(None if t is None else t * mask for t, mask in
+                                        zip(tangents, _clamp_masks(x, low, high),
+                                            strict=True)))
+
+
+def _clamp_masks(x: Any, low: Any, high: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where clamp's output is x, low, high: [low ≤ x ≤ high], [x < low < high],
+    [x > high or high < low]; a NaN anywhere compares false, so it is in none of them."""
+    x, low, high = values(x), values(low), values(high)
+    return (x >= low) & (x <= high), (x < low) & (low < high), (x > high) | (high < low)
 
 
 class Neg(Function):
@@ -193,6 +265,10 @@ class Neg(Function):
     def backward(self, grad, out, x):
         return -grad
 
+    # d(−x) = −dx
+    def jvp(self, tangents, out, x):
+        return -tangents[0]
+
 
 class Clone(Function):
     """out = a copy of x: the same values in memory of its own."""
@@ -204,6 +280,10 @@ class Clone(Function):
     def backward(self, grad, out, x):
         return grad
 
+    # d copy(x) = dx
+    def jvp(self, tangents, out, x):
+        return tangents[0]
+
 
 class Cast(Function):
     """out = x converted to `dtype` (the values unchanged where the dtype can hold them)."""
@@ -214,6 +294,12 @@ class Cast(Function):
     # the values pass through unchanged; only the gradient goes back to the input's dtype
     def backward(self, grad, out, x):
         return cast(grad, x.dtype)
+
+    # d cast(x) = dx in out's dtype; an integer output is flat, tangent 0 (as PyTorch)
+    def jvp(self, tangents, out, x):
+        if not np.issubdtype(out.dtype, np.inexact):
+            return None
+        return cast(tangents[0], out.dtype)
 
 
 # ----------------------------------------------------------------------------------------
@@ -231,6 +317,10 @@ class Abs(Function):
     def backward(self, grad, out, x):
         return grad * _sign(values(x))
 
+    # d|x| = sign(x) dx (0 at the kink and for a NaN, as backward)
+    def jvp(self, tangents, out, x):
+        return tangents[0] * _sign(values(x))
+
 
 class Sign(Function):
     """out = sign(x): −1, 0 or 1, elementwise (0 for NaN, as PyTorch)."""
@@ -241,6 +331,10 @@ class Sign(Function):
     # sign is flat wherever it has a slope: d sign(x)/dx = 0
     def backward(self, grad, out, x):
         return grad * 0
+
+    # d sign(x) = 0: no tangent (a zero one)
+    def jvp(self, tangents, out, x):
+        return None
 
 
 class Sqrt(Function):
@@ -255,6 +349,11 @@ class Sqrt(Function):
     def backward(self, grad, out, x):
         return grad / (2 * out)
 
+    # d√x = dx / (2√x)
+    @_as_pytorch
+    def jvp(self, tangents, out, x):
+        return tangents[0] / (2 * out)
+
 
 class Rsqrt(Function):
     """out = 1/√x, elementwise."""
@@ -267,6 +366,11 @@ class Rsqrt(Function):
     @_as_pytorch
     def backward(self, grad, out, x):
         return grad * -0.5 * out * out * out
+
+    # d x^(−½) = −½·out³ dx
+    @_as_pytorch
+    def jvp(self, tangents, out, x):
+        return tangents[0] * -0.5 * out * out * out
 
 
 class Reciprocal(Function):
@@ -281,6 +385,11 @@ class Reciprocal(Function):
     def backward(self, grad, out, x):
         return -grad * (out * out)
 
+    # d(1/x) = −out² dx
+    @_as_pytorch
+    def jvp(self, tangents, out, x):
+        return -tangents[0] * (out * out)
+
 
 class Sin(Function):
     """out = sin x, elementwise (x in radians)."""
@@ -293,6 +402,11 @@ class Sin(Function):
     @_as_pytorch
     def backward(self, grad, out, x):
         return grad * _cos(x)
+
+    # d sin x = cos x dx
+    @_as_pytorch
+    def jvp(self, tangents, out, x):
+        return tangents[0] * _cos(x)
 
 
 class Cos(Function):
@@ -307,6 +421,11 @@ class Cos(Function):
     def backward(self, grad, out, x):
         return -grad * _sin(x)
 
+    # d cos x = −sin x dx
+    @_as_pytorch
+    def jvp(self, tangents, out, x):
+        return -tangents[0] * _sin(x)
+
 
 class Exp(Function):
     """out = eˣ, elementwise."""
@@ -319,6 +438,11 @@ class Exp(Function):
     @_as_pytorch
     def backward(self, grad, out, x):
         return grad * out
+
+    # d eˣ = eˣ dx, the saved output
+    @_as_pytorch
+    def jvp(self, tangents, out, x):
+        return tangents[0] * out
 
 
 class Log(Function):
@@ -333,6 +457,11 @@ class Log(Function):
     def backward(self, grad, out, x):
         return grad / x
 
+    # d ln x = dx / x
+    @_as_pytorch
+    def jvp(self, tangents, out, x):
+        return tangents[0] / x
+
 
 class Log1p(Function):
     """out = ln(1 + x), elementwise, exact for tiny x."""
@@ -346,6 +475,11 @@ class Log1p(Function):
     def backward(self, grad, out, x):
         return grad / (1 + x)
 
+    # d ln(1 + x) = dx / (1 + x)
+    @_as_pytorch
+    def jvp(self, tangents, out, x):
+        return tangents[0] / (1 + x)
+
 
 class Expm1(Function):
     """out = eˣ − 1, elementwise, exact for tiny x."""
@@ -358,6 +492,11 @@ class Expm1(Function):
     @_as_pytorch
     def backward(self, grad, out, x):
         return grad * (out + 1)
+
+    # d(eˣ − 1) = (out + 1) dx
+    @_as_pytorch
+    def jvp(self, tangents, out, x):
+        return tangents[0] * (out + 1)
 
 
 def _sign(x: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.ops import add_bias, permute, values
+from tinygrad_edu.ops import add_bias, permute, tangent_sum, values
 from tinygrad_edu.ops.shape import cat
 from tinygrad_edu.tensor import Function, Tensor
 
@@ -105,6 +105,10 @@ class Unfold(Function):
     def backward(self, grad, out, x):
         return fold(grad, self.shape, self.kernel, self.stride, self.padding, self.dilation)
 
+    # d unfold(x) = unfold(dx): a copy of pixels into columns is linear
+    def jvp(self, tangents, out, x):
+        return unfold(tangents[0], self.kernel, self.stride, self.padding, self.dilation)
+
 
 class Fold(Function):
     """(N, C·kH·kW, places) → (N, C, H, W): columns added back into their windows (col2im)."""
@@ -124,6 +128,11 @@ class Fold(Function):
     # Fold adds each column into its window; reading the windows out again is its gradient
     def backward(self, grad, out, columns):
         return unfold(grad, self.kernel, self.stride, self.padding, self.dilation)
+
+    # d fold(columns) = fold(d columns): adding columns into windows is linear
+    def jvp(self, tangents, out, columns):
+        return fold(tangents[0], out.shape, self.kernel, self.stride, self.padding,
+                    self.dilation)
 
 
 def conv_input_gradient(dz: np.ndarray, weight: np.ndarray, shape: tuple[int, ...],
@@ -167,16 +176,12 @@ class Conv2dOp(Function):
 
     def forward(self, x, weight, bias=None, *, stride, padding, dilation=ONE, groups=1):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        z = self._convolve(x, weight)  # (N, out, places)
+        if bias is not None:
+            z = add_bias(z, bias.reshape(-1, 1))  # one per channel, at every place
         n, out_channels, (kh, kw) = x.shape[0], weight.shape[0], weight.shape[2:]
         oh = conv_output_size(x.shape[2], kh, stride[0], padding[0], dilation[0])
         ow = conv_output_size(x.shape[3], kw, stride[1], padding[1], dilation[1])
-        columns = unfold(x, (kh, kw), stride, padding, dilation)  # (N, C·kH·kW, places)
-        if groups == 1:
-            z = weight.reshape(out_channels, -1) @ columns  # (N, out, places): one per image
-        else:  # (G, out/G, C/G·kH·kW) @ (N, G, C/G·kH·kW, places) = (N, G, out/G, places)
-            z = self._by_group(weight, columns).reshape(n, out_channels, oh * ow)
-        if bias is not None:
-            z = add_bias(z, bias.reshape(out_channels, 1))  # one per channel, at every place
         return z.reshape(n, out_channels, oh, ow)
 
     # with z = W·columns + b per image (and group): ∂C/∂W = Σ_images ∂C/∂z · columnsᵀ,
@@ -205,6 +210,25 @@ class Conv2dOp(Function):
         if bias is None:
             return dx, dw
         return dx, dw, grad.sum(axis=(0, 2, 3)) if needs[2] else None
+
+    # dz = dW ⋆ x + W ⋆ dx + db  (the product rule: a convolution is bilinear in x and W)
+    def jvp(self, tangents, out, x, weight, bias=None):
+        dx, dw, db = (*tangents, None)[:3]
+        return tangent_sum(out.shape,
+                           None if dx is None else self._convolve(dx, weight).reshape(out.shape),
+                           None if dw is None else self._convolve(x, dw).reshape(out.shape),
+                           None if db is None else db.reshape(-1, 1, 1))
+
+    def _convolve(self, x: Any, weight: Any) -> Any:
+        """weight ⋆ x without the bias, (N, out, places), for arrays or Tensors (recorded
+        ops: Unfold, reshapes, matmul)."""
+        columns = unfold(x, tuple(weight.shape[2:]), self.stride, self.padding,
+                         self.dilation)  # (N, C·kH·kW, places)
+        if self.groups == 1:
+            return weight.reshape(weight.shape[0], -1) @ columns  # one product per image
+        # (G, out/G, C/G·kH·kW) @ (N, G, C/G·kH·kW, places) = (N, G, out/G, places)
+        n, places = columns.shape[0], columns.shape[2]
+        return self._by_group(weight, columns).reshape(n, weight.shape[0], places)
 
     def _by_group(self, weight: Any, columns: Any) -> Any:
         """Each group's weights as one matrix, (G, out/G, C/G·kH·kW); times each group's
@@ -320,6 +344,31 @@ class MaxPool2dOp(Function):
             else:
                 dx_windows[..., i, j] += grad * here
         return self._inside(dx, x.shape)
+
+    # d max(window) = dx at the window's chosen element (its first largest, as in backward)
+    def jvp(self, tangents, out, x):
+        n, c, h, w = x.shape
+        pixel, inside = self._chosen(values(x), values(out))
+        rows = np.arange(n * c).reshape(n, c, 1, 1)
+        moved = tangents[0].reshape(n * c, h * w)[rows, pixel]
+        return moved if inside is None else moved * inside
+
+    def _chosen(self, x: np.ndarray, out: np.ndarray) -> tuple[np.ndarray, Any]:
+        """Each window's chosen element as a flat index row·W + column into its channel's
+        image, and where that element is padding (never chosen unless the whole window is
+        −∞) a mask of which are inside (None when all are)."""
+        (h, w), (top, left) = x.shape[2:], self.before
+        oh, ow = out.shape[2:]
+        row, column = np.zeros(out.shape, np.intp), np.zeros(out.shape, np.intp)
+        for (i, j), here in _first_largest(self._windows(x), out):
+            np.copyto(row, np.arange(oh)[:, None] * self.stride[0] + i * self.dilation[0] - top,
+                      where=here)
+            np.copyto(column, np.arange(ow) * self.stride[1] + j * self.dilation[1] - left,
+                      where=here)
+        inside = (row >= 0) & (row < h) & (column >= 0) & (column < w)
+        if inside.all():
+            return row * w + column, None
+        return np.where(inside, row * w + column, 0), inside.astype(x.dtype)
 
     def _windows(self, x: np.ndarray) -> np.ndarray:
         padded = _padded(x, self.before, self.after, _lowest(x.dtype))

@@ -58,3 +58,18 @@ class SetItem(Function):
                 picked = picked.reshape((1,) * (value.ndim - picked.ndim) + picked.shape)
             dvalue = sum_to_shape(picked, value.shape)
         return dx, dvalue
+
+    # d(x with value at index) = dx with dvalue at index (dx's written places are lost)
+    def jvp(self, tangents, out, x, value):
+        dx, dvalue = tangents
+        if dvalue is None:  # only x moves: its tangent where it was kept
+            kept = np.ones(x.shape, bool)
+            write_at(kept, self.index, False)
+            return dx * kept
+        if isinstance(dvalue, Tensor):
+            if dx is None:  # only value moves: written into zeros
+                dx = Tensor._wrap(np.zeros(out.shape, dvalue.dtype))
+            return SetItem.apply(dx, dvalue, index=self.index)
+        moved = np.zeros(out.shape, dvalue.dtype) if dx is None else dx.copy()
+        write_at(moved, self.index, dvalue)
+        return moved

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.ops import log, saved_difference, scalar, scatter_add
+from tinygrad_edu.ops import log, saved_difference, scalar, scatter_add, tangent_sum
 from tinygrad_edu.ops.activations import logsigmoid
 from tinygrad_edu.ops.reduce import LogSoftmaxOp
 from tinygrad_edu.tensor import Function, Tensor
@@ -61,6 +61,17 @@ class MSELossOp(Function):
         dy = -da if self.needs_input_grad[1] else None
         return (da if self.needs_input_grad[0] else None), dy
 
+    # dC = Σ 2(a − y)(da − dy)/n (mean) or Σ 2(a − y)(da − dy) (sum)
+    def jvp(self, tangents, out, prediction, target):
+        da, dy = tangents
+        moved = da if dy is None else (-dy if da is None else da - dy)
+        diff = saved_difference(prediction, target, self.diff)
+        if isinstance(moved, Tensor):
+            return (diff * moved).sum() * self.scale
+        if diff.dtype == _FLOAT16:  # float16 adds up in float32, as forward does
+            diff, moved = diff.astype(np.float32), moved.astype(np.float32)
+        return np.asarray(np.vdot(diff, moved) * self.scale, dtype=out.dtype)
+
 
 class NLLLossOp(Function):
     """ℓₙ = −w_{yₙ}·x_{n,yₙ}: minus the log-probability x (classes on axis 1, or axis 0 for
@@ -80,7 +91,7 @@ class NLLLossOp(Function):
         self.class_weight = (np.ones(classes, x.dtype) if weight is None
                              else weight.astype(x.dtype, copy=False))
         self.target_weight = self.class_weight[self.index[self.axis]] * counted  # w_{yₙ}
-        self.smoothing = label_smoothing
+        self.smoothing, self.reduction = label_smoothing, reduction
         losses = -(1 - label_smoothing) * self.target_weight * x[self.index]
         if label_smoothing:
             self.spread = counted * (label_smoothing / classes)  # ε/C where counted
@@ -104,6 +115,17 @@ class NLLLossOp(Function):
             spread = (per_target * -self.spread).reshape(_with_class_axis(self))
             dx = dx + spread * _along(self.class_weight, x.ndim, self.axis)
         return dx
+
+    # dℓₙ = −(1 − ε)·w_{yₙ}·dx_{n,yₙ} − (ε/C)·Σ_c w_c·dx_{n,c}, reduced as ℓ is (linear in x)
+    def jvp(self, tangents, out, x):
+        dx = tangents[0]
+        moved = dx[self.index] * (-(1 - self.smoothing) * self.target_weight)
+        if self.smoothing:
+            weighted_sum = (dx * _along(self.class_weight, x.ndim, self.axis)).sum(axis=self.axis)
+            moved = moved - weighted_sum * self.spread
+        if self.reduction != "none":
+            moved = moved.sum() * self.scale
+        return moved if isinstance(moved, Tensor) else np.asarray(moved, dtype=out.dtype)
 
 
 def _class_index(classes: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
@@ -148,6 +170,17 @@ class BinaryCrossEntropyOp(Function):
             with np.errstate(divide="ignore"):
                 dy = -grad * log(x / (1 - x))
         return dx, dy
+
+    # dℓ = (x − y)/max(x(1 − x), 1e-12)·dx − ln(x / (1 − x))·dy  (backward's two derivatives)
+    def jvp(self, tangents, out, x, y):
+        dx, dy = tangents
+        moved_x = moved_y = None
+        if dx is not None:
+            moved_x = dx * (x - y) / _at_least(x * (1 - x), 1e-12)
+        if dy is not None:
+            with np.errstate(divide="ignore"):
+                moved_y = -dy * log(x / (1 - x))
+        return tangent_sum(out.shape, moved_x, moved_y)
 
 
 def _at_least(value: Any, floor: float) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.ops import add_bias, expand, sum_rows, sum_to_shape, values
+from tinygrad_edu.ops import add_bias, expand, sum_rows, sum_to_shape, tangent_sum, values
 from tinygrad_edu.tensor import (
     Function,
     Tensor,
@@ -63,6 +63,12 @@ class MatMul(Function):
             db = sum_to_shape(a2.swapaxes(-1, -2) @ grad2, b2.shape).reshape(b.shape)
         return da, db
 
+    # d(a @ b) = da @ b + a @ db  (the product rule; a term only for what moves)
+    def jvp(self, tangents, out, a, b):
+        da, db = tangents
+        return tangent_sum(out.shape, None if da is None else da @ b,
+                           None if db is None else a @ db)
+
 
 def _dot(a: Any, b: Any) -> Any:
     """a @ b, through np.dot when both are matrices: the same BLAS call and bits, but numpy 2.4's
@@ -105,6 +111,12 @@ class LinearOp(Function):
         if bias is None:
             return dx, dw
         return dx, dw, sum_rows(grad) if needs[2] else None
+
+    # dz = dx Wᵀ + x dWᵀ + db  (the product rule; a term only for what moves)
+    def jvp(self, tangents, out, x, weight, bias=None):
+        dx, dw, db = (*tangents, None)[:3]
+        return tangent_sum(out.shape, None if dx is None else _dot(dx, weight.T),
+                           None if dw is None else _dot(x, dw.T), db)
 
 
 def _shape_of(value: Any) -> tuple[int, ...]:
@@ -193,6 +205,15 @@ class Einsum(Function):
                                for new, old in zip(target, term, strict=True))
             gradient = expand(gradient.reshape(kept_shape), tuple(sizes[old] for old in term))
         return sum_to_shape(gradient, operands[i].shape)
+
+    # d einsum(x₁, …, xₙ) = Σᵢ einsum(x₁, …, dxᵢ, …, xₙ): einsums again, one per moving operand
+    def jvp(self, tangents, out, *operands):
+        broadcast = [_broadcast(x, term, self.sizes)
+                     for x, term in zip(operands, self.terms, strict=True)]
+        return tangent_sum(out.shape, *(
+            None if dx is None else _einsum_of(self.equation, [
+                *broadcast[:i], _broadcast(dx, self.terms[i], self.sizes), *broadcast[i + 1:]])
+            for i, dx in enumerate(tangents)))
 
 
 def _split(equation: str) -> tuple[list[str], str]:
@@ -486,6 +507,10 @@ class DivRounding(Function):
         dx = _zeros(grad, x.shape) if self.needs_input_grad[0] else None
         dy = _zeros(grad, y.shape) if self.needs_input_grad[1] else None
         return dx, dy
+
+    # d round(x / y) = 0: flat between its jumps, so the output does not move (None: zero)
+    def jvp(self, tangents, out, x, y):
+        return None
 
 
 def _zeros(like: Any, shape: tuple[int, ...]) -> Any:

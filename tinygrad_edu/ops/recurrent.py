@@ -4,8 +4,11 @@ Python than in arithmetic: the LSTM's gates (nn/recurrent.py builds the layers o
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from tinygrad_edu.ops import tangent_sum
 from tinygrad_edu.ops.activations import SigmoidOp
 from tinygrad_edu.ops.shape import cat
 from tinygrad_edu.tensor import Function, Tensor
@@ -24,44 +27,83 @@ class LSTMCellOp(Function):
     name = "lstm_cell"
 
     def forward(self, x_part, h_part, c):
-        i, f, g, o = _activated_gates(x_part + h_part)
+        gates = _activated_gates(x_part + h_part)  # [i | f | g | o]
+        i, f, g, o = _four(gates)
         c_next = f * c + i * g  # c' = f ⊙ c + i ⊙ g: keep part of the memory, write part of g
         tanh_c = np.tanh(c_next)
-        self.saved = i, f, g, o, tanh_c
+        self.saved = gates, tanh_c
         return np.concatenate((o * tanh_c, c_next), axis=-1)  # h' = o ⊙ tanh(c')
 
     # With dh, dc the gradients of h' and c': c' reaches the cost directly and through h',
-    # so dc' = dc + dh ⊙ o ⊙ (1 − tanh² c'); then di = dc' ⊙ g ⊙ i(1 − i),
-    # df = dc' ⊙ c ⊙ f(1 − f), dg = dc' ⊙ i ⊙ (1 − g²), do = dh ⊙ tanh c' ⊙ o(1 − o) (each
-    # gate's derivative, σ' = σ(1 − σ) and tanh' = 1 − tanh², times the sum's gradient);
-    # both parts of the sums get that same gradient, and the old memory dc' ⊙ f.
+    # so dc' = dc + dh ⊙ o ⊙ (1 − tanh² c'); then the gates' gradients are
+    # [dc' ⊙ g | dc' ⊙ c | dc' ⊙ i | dh ⊙ tanh c'], and each sum's is its gate's times the
+    # gate's slope (σ' = σ(1 − σ), tanh' = 1 − tanh²); both parts of the sums get that same
+    # gradient, and the old memory dc' ⊙ f.
     def backward(self, grad, out, x_part, h_part, c):
-        i, f, g, o, tanh_c = (self.saved if isinstance(c, np.ndarray)
-                              else _recomputed(x_part + h_part, c))  # (Tensors: a graph)
+        i, f, g, o, tanh_c, slopes = self._saved(x_part, h_part, c)
         hidden = c.shape[-1]
         dh, dc = grad[..., :hidden], grad[..., hidden:]
         dc = dc + dh * o * (1 - tanh_c * tanh_c)
-        parts = (dc * g * i * (1 - i), dc * c * f * (1 - f), dc * i * (1 - g * g),
-                 dh * tanh_c * o * (1 - o))
-        dgates = cat(parts, -1) if isinstance(c, Tensor) else np.concatenate(parts, axis=-1)
-        return dgates, dgates, dc * f
+        dsums = _side_by_side(dc * g, dc * c, dc * i, dh * tanh_c) * slopes
+        return dsums, dsums, dc * f
+
+    # With dx, dh, dc the tangents of x_part, h_part, c: the sums move by dx + dh, each gate
+    # by its slope (σ' = σ(1 − σ), tanh' = 1 − tanh²) times its sum's move: di, df, dg, do;
+    # then the product rule: dc' = df ⊙ c + f ⊙ dc + di ⊙ g + i ⊙ dg,
+    # dh' = do ⊙ tanh c' + o ⊙ (1 − tanh² c') ⊙ dc'
+    def jvp(self, tangents, out, x_part, h_part, c):
+        i, f, g, o, tanh_c, slopes = self._saved(x_part, h_part, c)
+        dsums = tangent_sum(slopes.shape, tangents[0], tangents[1])
+        dc = None if tangents[2] is None else f * tangents[2]  # (None: c does not move)
+        if dsums is not None:
+            di, df, dg, do = _four(dsums * slopes)
+            dc = tangent_sum(c.shape, dc, df * c + di * g + i * dg)
+        dh = dc * o * (1 - tanh_c * tanh_c)
+        if dsums is not None:
+            dh = dh + do * tanh_c
+        return _side_by_side(dh, dc)
+
+    def _saved(self, x_part: Any, h_part: Any, c: Any) -> tuple[Any, ...]:
+        """i, f, g, o, tanh c' and the gates' slopes side by side: from forward's arrays,
+        or recomputed with Tensor ops when the rules run on Tensors (a graph)."""
+        if isinstance(c, Tensor):
+            return _recomputed(x_part + h_part, c)
+        gates, tanh_c = self.saved
+        i, f, g, o = _four(gates)
+        slopes = gates * (1 - gates)  # σ' = σ(1 − σ) for i, f, o;
+        slopes[..., 2 * c.shape[-1]:3 * c.shape[-1]] = 1 - g * g  # tanh' = 1 − tanh² for g
+        return i, f, g, o, tanh_c, slopes
 
 
-def _activated_gates(gates: np.ndarray) -> tuple[np.ndarray, ...]:
-    """i, f, o = σ(their sums) (input, forget, output gates), g = tanh(its sum) (candidate
-    values), from the four sums side by side."""
+def _activated_gates(sums: np.ndarray) -> np.ndarray:
+    """[i | f | g | o] from the four sums side by side: i, f, o = σ(their sums) (input,
+    forget, output gates), g = tanh(its sum) (candidate values)."""
+    hidden = sums.shape[-1] // 4
+    gates = _sigmoid(sums)  # (one call for the three sigmoid gates; then g's block:)
+    np.tanh(sums[..., 2 * hidden:3 * hidden], out=gates[..., 2 * hidden:3 * hidden])
+    return gates
+
+
+def _four(gates: Any) -> tuple[Any, ...]:
+    """The four blocks i, f, g, o of an array (or Tensor) laid out [i | f | g | o]."""
     hidden = gates.shape[-1] // 4
-    ifo = _sigmoid(gates)  # (one call for the three sigmoid gates; g's block goes unused)
-    g = np.tanh(gates[..., 2 * hidden:3 * hidden])
-    return ifo[..., :hidden], ifo[..., hidden:2 * hidden], g, ifo[..., 3 * hidden:]
+    return (gates[..., :hidden], gates[..., hidden:2 * hidden],
+            gates[..., 2 * hidden:3 * hidden], gates[..., 3 * hidden:])
+
+
+def _side_by_side(*parts: Any) -> Any:
+    """The parts joined along the last axis (arrays or Tensors)."""
+    return cat(parts, -1) if isinstance(parts[0], Tensor) else np.concatenate(parts, axis=-1)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return SigmoidOp().forward(z)  # (the engine's stable σ, on an array)
 
 
-def _recomputed(gates: Tensor, c: Tensor) -> tuple[Tensor, ...]:
-    """What forward saved, recomputed with Tensor ops (backward with create_graph=True)."""
-    i, f, g, o = gates.chunk(4, -1)
+def _recomputed(sums: Tensor, c: Tensor) -> tuple[Tensor, ...]:
+    """What `_saved` gives, recomputed with Tensor ops (backward with create_graph=True,
+    forward mode on Tensors)."""
+    i, f, g, o = sums.chunk(4, -1)
     i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
-    return i, f, g, o, (f * c + i * g).tanh()
+    slopes = cat((i * (1 - i), f * (1 - f), 1 - g * g, o * (1 - o)), -1)
+    return i, f, g, o, (f * c + i * g).tanh(), slopes

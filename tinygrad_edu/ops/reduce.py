@@ -64,6 +64,10 @@ class Sum(Function):
             grad = grad.reshape(_reduced_shape(x.shape, self.axis))
         return expand(grad, x.shape)
 
+    # d(Σᵢ xᵢ) = Σᵢ dxᵢ
+    def jvp(self, tangents, out, x):
+        return tangents[0].sum(axis=self.axis, keepdims=self.keepdims)
+
 
 class Max(Function):
     """The largest element of x over axis (all axes by default)."""
@@ -77,13 +81,21 @@ class Max(Function):
     # amax makes the whole slice's gradient NaN (no element equals NaN): both are kept.
     def backward(self, grad, out, x):
         shape = _reduced_shape(x.shape, self.axis)
-        largest = values(x) == values(out).reshape(shape)
+        return expand(grad.reshape(shape), x.shape) * self._shares(out, x)
+
+    # dmax(x) = Σⱼ shareⱼ dxⱼ: the largest element's tangent (the mean of the tied ones')
+    def jvp(self, tangents, out, x):
+        return (tangents[0] * self._shares(out, x)).sum(axis=self.axis, keepdims=self.keepdims)
+
+    def _shares(self, out, x):
+        """Each element's share of the maximum: 1/k for the k largest (tied), else 0."""
+        largest = values(x) == values(out).reshape(_reduced_shape(x.shape, self.axis))
         if self.nan_takes_gradient and np.isnan(values(out)).any():
             largest |= np.isnan(values(x))
         ties = np.add.reduce(largest, axis=self.axis, keepdims=True)
         with np.errstate(invalid="ignore"):  # 0/0 = NaN in a NaN slice, as PyTorch's amax
             share = largest / ties
-        return expand(grad.reshape(shape), x.shape) * share.astype(x.dtype, copy=False)
+        return share.astype(x.dtype, copy=False)
 
 
 class LogSoftmaxOp(Function):
@@ -103,6 +115,11 @@ class LogSoftmaxOp(Function):
     # ∂C/∂xᵢ = gᵢ − softmaxᵢ · Σⱼ gⱼ, with softmax = e^out from the saved output
     def backward(self, grad, out, x):
         return grad - exp(out) * grad.sum(axis=self.axis, keepdims=True)
+
+    # d log softmax(x)ᵢ = dxᵢ − Σⱼ softmaxⱼ dxⱼ
+    def jvp(self, tangents, out, x):
+        dx = tangents[0]
+        return dx - (exp(out) * dx).sum(axis=self.axis, keepdims=True)
 
 
 class LogSumExp(Function):
@@ -125,6 +142,13 @@ class LogSumExp(Function):
         with np.errstate(invalid="ignore"):  # −∞ − (−∞) = NaN where out is ±∞, as PyTorch
             return exp(x - out.reshape(shape)) * grad.reshape(shape)
 
+    # d log Σⱼ e^xⱼ = Σᵢ softmax(x)ᵢ dxᵢ
+    def jvp(self, tangents, out, x):
+        shape = _reduced_shape(x.shape, self.axis)
+        with np.errstate(invalid="ignore"):  # (as backward: NaN where out is ±∞)
+            softmax = exp(x - out.reshape(shape))
+        return (softmax * tangents[0]).sum(axis=self.axis, keepdims=self.keepdims)
+
 
 class Prod(Function):
     """∏ of x over axis (all axes by default)."""
@@ -136,12 +160,17 @@ class Prod(Function):
     # ∂(∏ⱼ xⱼ)/∂xᵢ = ∏_{j≠i} xⱼ, the product of the others: computed without dividing by
     # xᵢ, so zeros are right (one zero: only it gets a gradient; two or more: none does)
     def backward(self, grad, out, x):
-        shape = _reduced_shape(x.shape, self.axis)
+        return self._others(x) * grad.reshape(_reduced_shape(x.shape, self.axis))
+
+    # d∏ⱼ xⱼ = Σᵢ (∏_{j≠i} xⱼ) dxᵢ  (the product rule, one term per factor)
+    def jvp(self, tangents, out, x):
+        return (self._others(x) * tangents[0]).sum(axis=self.axis, keepdims=self.keepdims)
+
+    def _others(self, x):
+        """∏_{j≠i} xⱼ over the reduced axis, for every i."""
         if self.axis is None:  # over all elements: as one long axis
-            others = _products_of_others(x.reshape(-1), 0).reshape(x.shape)
-        else:
-            others = _products_of_others(x, self.axis)
-        return others * grad.reshape(shape)
+            return _products_of_others(x.reshape(-1), 0).reshape(x.shape)
+        return _products_of_others(x, self.axis)
 
 
 def _products_of_others(x: Any, axis: int) -> Any:
@@ -183,10 +212,20 @@ class Var(Function):
     # ∂var/∂xᵢ = 2(xᵢ − x̄)/(N − correction) (the mean's own change sums to zero)
     def backward(self, grad, out, x):
         shape = _reduced_shape(x.shape, self.axis)
-        centered = x - x.mean(axis=self.axis, keepdims=True) if isinstance(x, Tensor) \
-            else self.centered
         with np.errstate(invalid="ignore"):  # (∞ · 0 where N − correction = 0)
-            return centered * (grad.reshape(shape) * self.scale.astype(x.dtype))
+            return self._centered(x) * (grad.reshape(shape) * self.scale.astype(x.dtype))
+
+    # dvar = Σᵢ 2(xᵢ − x̄) dxᵢ / (N − correction)
+    def jvp(self, tangents, out, x):
+        moved = (self._centered(x) * tangents[0]).sum(axis=self.axis, keepdims=self.keepdims)
+        with np.errstate(invalid="ignore"):  # (∞ · 0 where N − correction = 0)
+            return moved * self.scale.astype(x.dtype)
+
+    def _centered(self, x):
+        """x − x̄: saved by forward, recomputed from a Tensor so it joins the graph."""
+        if isinstance(x, Tensor):
+            return x - x.mean(axis=self.axis, keepdims=True)
+        return self.centered
 
 
 class Std(Var):
@@ -199,6 +238,11 @@ class Std(Var):
     def backward(self, grad, out, x):
         zero = values(out) == 0
         return super().backward(grad / (2 * out + zero) * ~zero, out, x)
+
+    # dstd = dvar / (2 std), and 0 where std = 0 (as backward)
+    def jvp(self, tangents, out, x):
+        zero = values(out) == 0
+        return super().jvp(tangents, out, x) / (2 * out + zero) * ~zero
 
 
 class Norm(Function):
@@ -240,6 +284,26 @@ class Norm(Function):
             ratio = (x * sign / (out + zero)) ** (self.p - 1)
         return ratio * (grad * ~zero) * sign
 
+    # d‖x‖ₚ = Σᵢ sign(xᵢ)·(|xᵢ|/‖x‖ₚ)^(p−1) dxᵢ, with backward's choices at 0 and for p = ±∞
+    def jvp(self, tangents, out, x):
+        dx, sign = tangents[0], np.sign(values(x))
+        if self.p == 0:  # a count: flat almost everywhere
+            return None
+        if self.p == 1:
+            return (dx * sign).sum(axis=self.axis, keepdims=self.keepdims)
+        if self.p == 2:  # Σ xᵢ dxᵢ / ‖x‖ (x = 0 wherever ‖x‖ = 0)
+            moved = (x * dx).sum(axis=self.axis, keepdims=self.keepdims)
+            return moved / (out + (values(out) == 0))
+        norm = out.reshape(_reduced_shape(x.shape, self.axis))
+        zero = values(norm) == 0
+        if np.isinf(self.p):
+            chosen = np.abs(values(x)) == values(norm)
+            share = chosen / np.maximum(np.add.reduce(chosen, self.axis, keepdims=True), 1)
+            return (dx * (sign * share)).sum(axis=self.axis, keepdims=self.keepdims)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = (x * sign / (norm + zero)) ** (self.p - 1)
+        return (ratio * (dx * ~zero) * sign).sum(axis=self.axis, keepdims=self.keepdims)
+
 
 class CumSum(Function):
     """The running sum along axis: `out[j] = x[0] + x[1] + … + x[j]`."""
@@ -256,6 +320,13 @@ class CumSum(Function):
         summed = CumSum.apply(flipped, axis=self.axis) if isinstance(grad, Tensor) else \
             np.cumsum(flipped, axis=self.axis)
         return summed[backwards]
+
+    # d cumsum(x) = cumsum(dx)
+    def jvp(self, tangents, out, x):
+        dx = tangents[0]
+        if isinstance(dx, Tensor):
+            return CumSum.apply(dx, axis=self.axis)
+        return np.cumsum(dx, axis=self.axis)
 
 
 # ----------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.ops import scatter_add, sum_to_shape
+from tinygrad_edu.ops import scatter_add, sum_to_shape, tangent_sum
 from tinygrad_edu.ops.shape import _ints
 from tinygrad_edu.tensor import (
     Function,
@@ -47,6 +47,7 @@ class Gather(Function):
     """out[i, j, k] = x[i, index[i, j, k], k] (for dim 1): torch.gather's reading."""
 
     def forward(self, x, index, dim):
+        self.index, self.dim = index, dim
         self.picked = _along_dim(index, dim)  # for every place of out, the place of x it reads
         return x[self.picked]
 
@@ -54,6 +55,13 @@ class Gather(Function):
     # place it was read from, and places read several times add up (a scatter-add)
     def backward(self, grad, out, x):
         return scatter_add(grad, self.picked, x.shape)
+
+    # d gather(x) = gather(dx): the tangents read from the same places
+    def jvp(self, tangents, out, x):
+        dx = tangents[0]
+        if isinstance(dx, Tensor):
+            return Gather.apply(dx, index=self.index, dim=self.dim)
+        return dx[self.picked]
 
 
 def _along_dim(index: np.ndarray, dim: int) -> tuple[np.ndarray, ...]:
@@ -86,6 +94,19 @@ class Where(Function):
             dy = sum_to_shape(_select(self.condition, 0, grad), y.shape)
         return dx, dy
 
+    # d where(c, x, y) = where(c, dx, dy)  (the condition does not move)
+    def jvp(self, tangents, out, x, y):
+        dx, dy = tangents
+        if dx is None:
+            moved = _select(self.condition, 0, dy)
+        elif dy is None:
+            moved = _select(self.condition, dx, 0)
+        elif isinstance(dx, Tensor):
+            moved = Where.apply(dx, dy, condition=self.condition)
+        else:
+            moved = np.where(self.condition, dx, dy)
+        return tangent_sum(out.shape, moved)
+
 
 def _select(condition: np.ndarray, a: Any, b: Any) -> Any:
     """where(condition, a, b) for a gradient that is an array or a Tensor (0 for the other)."""
@@ -113,6 +134,11 @@ class Flip(Function):
         return Flip.apply(grad, dims=self.dims) if isinstance(grad, Tensor) else np.flip(
             grad, self.dims)
 
+    # d flip(x) = flip(dx)
+    def jvp(self, tangents, out, x):
+        dx = tangents[0]
+        return Flip.apply(dx, dims=self.dims) if isinstance(dx, Tensor) else np.flip(dx, self.dims)
+
 
 class Roll(Function):
     """out = x with its entries shifted by `shifts` along `dims`, wrapping around."""
@@ -127,6 +153,13 @@ class Roll(Function):
         if isinstance(grad, Tensor):
             return Roll.apply(grad, shifts=back, dims=self.dims)
         return np.roll(grad, back, self.dims)
+
+    # d roll(x) = roll(dx)
+    def jvp(self, tangents, out, x):
+        dx = tangents[0]
+        if isinstance(dx, Tensor):
+            return Roll.apply(dx, shifts=self.shifts, dims=self.dims)
+        return np.roll(dx, self.shifts, self.dims)
 
 
 # ----------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.ops import permute, scatter_add, sum_to_shape
+from tinygrad_edu.ops import expand, permute, scatter_add, sum_to_shape
 from tinygrad_edu.tensor import _CATEGORY, Function, Tensor, _describe, normalize_dim
 
 __all__ = [
@@ -42,6 +42,10 @@ class Reshape(Function):
     def backward(self, grad, out, x):
         return grad.reshape(x.shape)
 
+    # d reshape(x) = reshape(dx)
+    def jvp(self, tangents, out, x):
+        return tangents[0].reshape(out.shape)
+
 
 class Permute(Function):
     """out = x with its axes reordered: out's axis i is x's axis `axes[i]`."""
@@ -54,6 +58,10 @@ class Permute(Function):
     def backward(self, grad, out, x):
         return permute(grad, tuple(np.argsort(self.axes)))
 
+    # d permute(x) = permute(dx)
+    def jvp(self, tangents, out, x):
+        return permute(tangents[0], self.axes)
+
 
 class Expand(Function):
     """out = x broadcast to `shape`: each element copied along the stretched axes."""
@@ -64,6 +72,10 @@ class Expand(Function):
     # each element was copied to several places: its gradient is the sum over them
     def backward(self, grad, out, x):
         return sum_to_shape(grad, x.shape)
+
+    # d expand(x) = expand(dx)
+    def jvp(self, tangents, out, x):
+        return expand(tangents[0], out.shape)
 
 
 # ----------------------------------------------------------------------------------------
@@ -83,6 +95,11 @@ class GetItem(Function):
     def backward(self, grad, out, x):
         return _scatter(grad, self.index, x.shape)
 
+    # d x[index] = dx[index]
+    def jvp(self, tangents, out, x):
+        dx = tangents[0]
+        return GetItem.apply(dx, index=self.index) if isinstance(dx, Tensor) else dx[self.index]
+
 
 class IndexAdd(Function):
     """out = zeros of `shape` with `values` added at `index` (repeats add up)."""
@@ -96,6 +113,10 @@ class IndexAdd(Function):
     # each value was added at one place: its gradient is read back from that place
     def backward(self, grad, out, values):
         return grad[self.index]
+
+    # d index_add(values) = index_add(dvalues): the tangents added at the same places
+    def jvp(self, tangents, out, values):
+        return _scatter(tangents[0], self.index, out.shape)
 
 
 def _scatter(grad: Any, index: Any, shape: tuple[int, ...]) -> Any:
@@ -137,6 +158,16 @@ class Cat(Function):
         return tuple(grad[before + (slice(start, stop),)] if needed else None
                      for start, stop, needed in zip(self.bounds, self.bounds[1:],
                                                     self.needs_input_grad, strict=False))
+
+    # d[x₀ | x₁ | …] = [dx₀ | dx₁ | …], a zero block for an input that does not move
+    def jvp(self, tangents, out, *xs):
+        moving = next(dx for dx in tangents if dx is not None)
+        blocks = [np.zeros(x.shape, moving.dtype) if dx is None else dx
+                  for dx, x in zip(tangents, xs, strict=True)]
+        if isinstance(moving, Tensor):
+            return Cat.apply(*[Tensor._wrap(b) if isinstance(b, np.ndarray) else b
+                               for b in blocks], axis=self.axis)
+        return np.concatenate(blocks, axis=self.axis)
 
 
 # ----------------------------------------------------------------------------------------
