@@ -75,6 +75,20 @@ def test_the_gradient_check_plot_says_which_side_is_which(tmp_path, load_example
     assert (tmp_path / "v.png").stat().st_size > 10_000
 
 
+def test_forward_vs_reverse_times_both_modes_and_agrees(tmp_path, capsys, load_example):
+    """The lesson's numbers come from Jacobians and gradients that agree both ways (the
+    example asserts it); here: every row printed, and the figure when matplotlib is there."""
+    example = load_example("forward_vs_reverse")
+    result = example.main(["--plot", str(tmp_path / "f.png"), "--sizes", "1", "4", "16"])
+    out = capsys.readouterr().out
+    assert result["times"]["jacfwd"].shape == (3, 3)
+    assert "13,002 jvps" in out and "one backward pass" in out
+    assert "Hessian-vector product" in out and "Per-example gradient norms (32 examples" in out
+    assert result["forward"] > result["backward"]  # 13,002 passes against one
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (tmp_path / "f.png").stat().st_size > 10_000
+
+
 def test_gradient_check_experiment_shows_the_v(tmp_path, capsys, load_example):
     example = load_example("gradient_check")
     errors = example.main(["--plot", str(tmp_path / "v.png")])
@@ -107,6 +121,8 @@ def test_pip_users_can_run_the_flagship_without_the_repository(tmp_path):
     ([str(ROOT / "examples" / "mnist.py")], "python examples/mnist.py"),
     ([str(ROOT / "examples" / "conv_digits.py")], "python examples/conv_digits.py"),
     ([str(ROOT / "examples" / "gradient_check.py")], "python examples/gradient_check.py"),
+    ([str(ROOT / "examples" / "forward_vs_reverse.py")],
+     "python examples/forward_vs_reverse.py"),
     (["-m", "tinygrad_edu.names"], "python -m tinygrad_edu.names"),
     ([str(ROOT / "examples" / "names.py")], "python examples/names.py")])
 def test_the_usage_line_is_the_command_that_runs_it(tmp_path, command, usage):
