@@ -193,3 +193,33 @@ def test_a_cast_to_integers_has_no_gradient_as_in_pytorch():
     y = (x.to(np.int64).to(np.float64) * 3 + x).sum()
     y.backward()
     assert x.grad.tolist() == [1.0, 1.0]  # only the float path carries a gradient
+
+
+class Stack(nn.Module):
+    """Layers kept in a plain list, a ModuleList and a dict: each can be swapped."""
+
+    def __init__(self):
+        super().__init__()
+        self.plain = [nn.Linear(3, 3, seed=1, dtype=np.float64)]
+        self.listed = nn.ModuleList([nn.Linear(3, 3, seed=2, dtype=np.float64)])
+        self.named = {"last": nn.Linear(3, 3, seed=3, dtype=np.float64)}
+
+    def forward(self, x):
+        return self.named["last"](self.listed[0](self.plain[0](x)))
+
+
+@pytest.mark.parametrize("swap", [
+    pytest.param(lambda m, new: m.plain.__setitem__(0, new), id="plain-list"),
+    pytest.param(lambda m, new: m.listed.__setitem__(0, new), id="ModuleList"),
+    pytest.param(lambda m, new: m.named.__setitem__("last", new), id="dict"),
+    pytest.param(lambda m, new: m.listed[0].load_state_dict(new.state_dict()), id="load"),
+    pytest.param(lambda m, new: m.listed[0].weight.requires_grad_(False), id="freeze"),
+])
+def test_a_layer_swapped_after_recording_is_used_by_the_next_call(swap):
+    model = Stack()
+    step = tg.jit(lambda x: (model(x) ** 2).sum())
+    x = Tensor(np.random.default_rng(0).standard_normal((2, 3)))
+    step(x)
+    step(x)
+    swap(model, nn.Linear(3, 3, seed=9, dtype=np.float64))
+    assert step(x).item() == (model(x) ** 2).sum().item()
