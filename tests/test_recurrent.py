@@ -378,11 +378,11 @@ def test_a_wrong_initial_state():
 
 
 def test_wrong_arguments_to_build_a_layer():
-    with pytest.raises(ValueError, match="LSTM: num_layers must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="LSTM: num_layers must be an int ≥ 1, got 0"):
         nn.LSTM(5, 4, num_layers=0)
-    with pytest.raises(TypeError, match="GRU: num_layers must be an int, got 2.0"):
+    with pytest.raises(TypeError, match="GRU: num_layers must be an int, got float 2.0; write 2"):
         nn.GRU(5, 4, num_layers=2.0)
-    with pytest.raises(TypeError, match="RNN: hidden_size must be an int, got 4.0"):
+    with pytest.raises(TypeError, match="RNN: hidden_size must be an int, got float 4.0; write 4"):
         nn.RNN(5, 4.0)
     for p in (-0.1, 1.5, True, "0.5"):
         with pytest.raises(ValueError, match=r"GRU: dropout must be a number in \[0, 1\]"):
@@ -393,7 +393,7 @@ def test_wrong_arguments_to_build_a_layer():
         nn.RNNCell(5, 4, nonlinearity="gelu")
     with pytest.raises(ValueError, match="LSTM: proj_size=2 is not supported"):
         nn.LSTM(5, 4, proj_size=2)
-    with pytest.raises(ValueError, match="GRUCell: hidden_size must be at least 1"):
+    with pytest.raises(ValueError, match="GRUCell: hidden_size must be an int ≥ 1"):
         nn.GRUCell(5, 0)
 
 

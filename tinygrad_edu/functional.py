@@ -12,7 +12,7 @@ import numpy as np
 
 from tinygrad_edu import ops
 from tinygrad_edu.creation import one_hot
-from tinygrad_edu.tensor import Recording, Tensor, check_values, no_grad
+from tinygrad_edu.tensor import Recording, Tensor, _describe, check_values, no_grad
 from tinygrad_edu.utils import random_generator
 
 __all__ = [
@@ -544,12 +544,15 @@ def _check_attention_mask(op: str, attn_mask: Any, query: Tensor,
 # and an unbatched input (C, H, W) is a batch of one. The functions below add those axes,
 # run the 2-D op and take them off again (reshapes, so gradients pass straight through).
 
-def _int(value: Any, what: str, op: str, smallest: int) -> int:
-    """An int at least `smallest` (TypeError for a float such as 3.0, as PyTorch)."""
+def whole_number(value: Any, what: str, owner: str, smallest: int = 0) -> int:
+    """An int at least `smallest`, or the error PyTorch gives, naming the op or layer and the
+    argument: TypeError for a float (784.0 is not a size: says what to write), ValueError
+    below `smallest`. Every size and count argument of F and nn is checked here."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{op}: {what} must be an int, got {type(value).__name__} {value!r}")
+        hint = f"; write {int(value)}" if isinstance(value, float) and value.is_integer() else ""
+        raise TypeError(f"{owner}: {what} must be an int, got {_describe(value)}{hint}")
     if value < smallest:
-        raise ValueError(f"{op}: {what} must be an int ≥ {smallest}, got {value}")
+        raise ValueError(f"{owner}: {what} must be an int ≥ {smallest}, got {value}")
     return int(value)
 
 
@@ -643,7 +646,7 @@ def _conv(op: str, dims: int, input: Tensor, weight: Tensor, bias: Tensor | None
     """conv1d and conv2d: arguments checked, then one Conv2dOp (a 1-D signal as height 1)."""
     stride = _sizes(stride, dims, "stride", op, 1)
     dilation = _sizes(dilation, dims, "dilation", op, 1)
-    groups = _int(groups, "groups", op, 1)
+    groups = whole_number(groups, "groups", op, 1)
     x = _as_image(op, input, dims)
     if weight.ndim != dims + 2:
         layout = "k" if dims == 1 else "kH, kW"
@@ -752,7 +755,7 @@ def _avg_pool(op: str, dims: int, input: Tensor, kernel_size: Any, stride: Any, 
               ceil_mode: bool, count_include_pad: bool, divisor_override: Any) -> Tensor:
     args = _pool_args(op, dims, kernel_size, stride, padding, 1)
     if divisor_override is not None:
-        divisor_override = _int(divisor_override, "divisor_override", op, 1)
+        divisor_override = whole_number(divisor_override, "divisor_override", op, 1)
     x = _as_image(op, input, dims)
     _check_windows(op, input.shape, args[0], args[2])
     kernel, step, pad = _image_args(dims, *args[:3])

@@ -30,12 +30,12 @@ class _ConvNd(Module):
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
                  seed: Seed = None, dtype: Any = DEFAULT_DTYPE) -> None:
         name, dims = type(self).__name__, self.dims
-        self.in_channels = functional._int(in_channels, "in_channels", name, 1)
-        self.out_channels = functional._int(out_channels, "out_channels", name, 1)
+        self.in_channels = functional.whole_number(in_channels, "in_channels", name, 1)
+        self.out_channels = functional.whole_number(out_channels, "out_channels", name, 1)
         self.kernel_size = functional._sizes(kernel_size, dims, "kernel_size", name, 1)
         self.stride = functional._sizes(stride, dims, "stride", name, 1)
         self.dilation = functional._sizes(dilation, dims, "dilation", name, 1)
-        self.groups = functional._int(groups, "groups", name, 1)
+        self.groups = functional.whole_number(groups, "groups", name, 1)
         functional._conv_padding(name, padding, self.kernel_size, self.stride, self.dilation)
         self.padding = padding if isinstance(padding, str) else functional._sizes(
             padding, dims, "padding", name, 0)

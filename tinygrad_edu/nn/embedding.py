@@ -15,7 +15,7 @@ import numpy as np
 
 from tinygrad_edu import functional
 from tinygrad_edu.nn import init
-from tinygrad_edu.nn.module import Module, Parameter, _layer_size, _not_a_tensor
+from tinygrad_edu.nn.module import Module, Parameter, _not_a_tensor
 from tinygrad_edu.tensor import DEFAULT_DTYPE, Tensor, check_device, no_grad
 
 __all__ = ["Embedding"]
@@ -33,8 +33,8 @@ class Embedding(Module):
                  device: Any = None, dtype: Any = None) -> None:
         check_device("Embedding", device)
         functional._refuse_embedding_options("Embedding", max_norm, scale_grad_by_freq, sparse)
-        self.num_embeddings = _layer_size("Embedding", "num_embeddings", num_embeddings)
-        self.embedding_dim = _layer_size("Embedding", "embedding_dim", embedding_dim)
+        self.num_embeddings = functional.whole_number(num_embeddings, "num_embeddings", "Embedding")
+        self.embedding_dim = functional.whole_number(embedding_dim, "embedding_dim", "Embedding")
         self.padding_idx = functional._padding_index("Embedding", padding_idx, num_embeddings)
         shape = (self.num_embeddings, self.embedding_dim)
         if _weight is None:  # N(0, 1), the padding row zero (PyTorch's reset_parameters)

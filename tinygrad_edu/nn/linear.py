@@ -18,7 +18,6 @@ from tinygrad_edu.nn.module import (
     Module,
     Parameter,
     Sequential,
-    _layer_size,
     _not_a_tensor,
 )
 from tinygrad_edu.tensor import DEFAULT_DTYPE, Tensor
@@ -59,8 +58,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  init: str = "xavier", seed: Seed = None, dtype: Any = DEFAULT_DTYPE) -> None:
-        in_features = _layer_size("Linear", "in_features", in_features)
-        out_features = _layer_size("Linear", "out_features", out_features)
+        in_features = functional.whole_number(in_features, "in_features", "Linear")
+        out_features = functional.whole_number(out_features, "out_features", "Linear")
         weight, b = initial_weights(in_features, out_features, init, random_generator(seed))
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(weight.astype(dtype), name="weight")

@@ -284,19 +284,6 @@ def _checked_value(key: str, value: Any, param: Tensor) -> np.ndarray:
     return array
 
 
-def _layer_size(layer: str, argument: str, value: Any) -> int:
-    """A layer's size argument (`in_features`, `num_embeddings`, …) as an int, or the error
-    PyTorch gives: TypeError for a float (784.0 is not a size), here naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{layer}: {argument} must be an int, got {_describe(value)}"
-                        + (f"; write {int(value)}" if isinstance(value, float)
-                           and value.is_integer() else ""))
-    if value < 0:
-        raise ValueError(f"{layer}: {argument} must be ≥ 0, got {value}")
-    return int(value)
-
-
-
 # ----------------------------------------------------------------------------------------
 # Containers: a module holding modules, named as PyTorch names them ("0", "1", … or keys)
 # ----------------------------------------------------------------------------------------

@@ -77,15 +77,6 @@ def lstm_step(x_part: Tensor, state: tuple[Tensor, Tensor], weight_hh: Tensor,
 # ----------------------------------------------------------------------------------------
 # What cells and layers share: the parameters, the checks
 # ----------------------------------------------------------------------------------------
-def _size(layer: str, name: str, value: Any, smallest: int = 1) -> int:
-    """A whole number ≥ smallest, or an error naming the layer and the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{layer}: {name} must be an int, got {value!r}")
-    if value < smallest:
-        raise ValueError(f"{layer}: {name} must be at least {smallest}, got {value}")
-    return int(value)
-
-
 def _uniform(rng: np.random.Generator, bound: float, shape: tuple[int, ...], dtype: Any,
              name: str) -> Parameter:
     """PyTorch's start for every recurrent weight and bias: U(−1/√hidden, 1/√hidden)."""
@@ -123,8 +114,8 @@ class _CellBase(Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool, seed: Seed,
                  dtype: Any) -> None:
         name = type(self).__name__
-        self.input_size = _size(name, "input_size", input_size)
-        self.hidden_size = _size(name, "hidden_size", hidden_size)
+        self.input_size = functional.whole_number(input_size, "input_size", name, 1)
+        self.hidden_size = functional.whole_number(hidden_size, "hidden_size", name, 1)
         rng, rows = random_generator(seed), GATES[self.kind] * self.hidden_size
         bound = 1 / math.sqrt(self.hidden_size)
         self.weight_ih = _uniform(rng, bound, (rows, self.input_size), dtype, "weight_ih")
@@ -254,9 +245,9 @@ class _RecurrentBase(Module):
                  batch_first: bool, dropout: float, bidirectional: bool, seed: Seed,
                  dtype: Any) -> None:
         name = type(self).__name__
-        self.input_size = _size(name, "input_size", input_size)
-        self.hidden_size = _size(name, "hidden_size", hidden_size)
-        self.num_layers = _size(name, "num_layers", num_layers)
+        self.input_size = functional.whole_number(input_size, "input_size", name, 1)
+        self.hidden_size = functional.whole_number(hidden_size, "hidden_size", name, 1)
+        self.num_layers = functional.whole_number(num_layers, "num_layers", name, 1)
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not (
                 0 <= dropout <= 1):
             raise ValueError(f"{name}: dropout must be a number in [0, 1] (the probability "
