@@ -100,7 +100,8 @@ def test_embedding_gradcheck():
     (lambda e: nn.Embedding(10.0, 4), TypeError,
      r"^Embedding: num_embeddings must be an int, got float 10.0; write 10"),
     (lambda e: nn.Embedding(10, 4.5), TypeError, r"^Embedding: embedding_dim must be an int"),
-    (lambda e: nn.Embedding(10, -4), ValueError, r"^Embedding: embedding_dim must be an int ≥ 0, got -4"),
+    (lambda e: nn.Embedding(10, -4), ValueError,
+     r"^Embedding: embedding_dim must be an int ≥ 0, got -4"),
 ])
 def test_embedding_wrong_inputs(call, error, message):
     with pytest.raises(error, match=message):
