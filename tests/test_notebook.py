@@ -50,3 +50,38 @@ def test_run_mnist_in_a_notebook_shows_the_figure_and_keeps_the_backend(tmp_path
     assert outputs_of(notebook, "image/png")  # the figure, inline
     backend = "".join(o.get("text", "") for o in notebook.cells[1].outputs)
     assert "inline" in backend  # later cells still plot inline, not into Agg
+
+
+NAMES_TUTORIAL = EXAMPLES / "names_tutorial.ipynb"
+
+
+def test_the_committed_names_tutorial_shows_its_outputs():
+    notebook = nbformat.read(NAMES_TUTORIAL, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert code and all(cell.outputs for cell in code)  # it reads on GitHub without running
+    assert len(outputs_of(notebook, "image/png")) == 4  # counts, tanh at the start, the
+    # diagnostics after training, the test losses
+
+
+def test_the_names_tutorial_runs_in_a_minute_and_attention_wins(tmp_path, monkeypatch):
+    """Counting → learned table → MLP → attention, executed afresh (one BLAS thread, as
+    the benchmarks: two threads on a busy two-core machine take several times longer)."""
+    import time
+
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")  # (the kernel inherits it)
+    shutil.copy(NAMES_TUTORIAL, tmp_path)
+    started = time.perf_counter()
+    notebook = execute(nbformat.read(tmp_path / NAMES_TUTORIAL.name, as_version=4), tmp_path)
+    assert time.perf_counter() - started <= 60
+    printed = "".join(o.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                      for o in cell.outputs)
+    losses = {}
+    for name in ("counting", "learned table", "MLP (3 characters)", "transformer (2 blocks)"):
+        line = next(line for line in printed.splitlines() if line.startswith(name + " "))
+        losses[name] = float(line.split()[-1])
+    assert losses["counting"] == 2.4511  # the split and the table are fixed: exact
+    assert abs(losses["learned table"] - losses["counting"]) < 0.02  # descent finds counting
+    assert losses["transformer (2 blocks)"] < losses["MLP (3 characters)"] < 2.35
+    by_hand = printed.split("largest difference from F.scaled_dot_product_attention:")[1]
+    assert float(by_hand.split()[0]) < 1e-6  # attention by hand is what the function does
+    assert len(outputs_of(notebook, "image/png")) == 4

@@ -8,6 +8,9 @@
   naming the op and the line of your code that created it.
 - `explain_chain_rule(model, x, y)`: the lessons' ∂C/∂w(L) = a(L−1)·σ'(z(L))·∂C/∂a(L),
   layer by layer, next to what backward computed.
+- `layer_stats(model)`: the diagnostics of the activations-and-gradients lesson: each
+  layer's outputs and their gradients (histograms, % saturated) and each weight's
+  update-to-data ratio over training, recorded with hooks and drawn on matplotlib axes.
 
 Reads graphs and changes nothing in them.
 """
@@ -34,9 +37,9 @@ from tinygrad_edu import functional
 from tinygrad_edu.tensor import Function, Tensor, _freed_graph_error, observing
 from tinygrad_edu.utils import atomic_write_bytes
 
-__all__ = ["AnomalyError", "Graph", "LayerCheck", "Trace", "TraceStep", "detect_anomaly",
-           "draw", "explain_chain_rule", "format_chain_rule", "graph", "graph_of", "render",
-           "to_dot", "topological_order", "trace"]
+__all__ = ["AnomalyError", "Graph", "LayerCheck", "LayerStats", "Trace", "TraceStep",
+           "detect_anomaly", "draw", "explain_chain_rule", "format_chain_rule", "graph",
+           "graph_of", "layer_stats", "render", "to_dot", "topological_order", "trace"]
 
 
 def __dir__() -> list[str]:  # dir() and tab completion show the API, not the imports
@@ -464,3 +467,286 @@ def format_chain_rule(rows: list[LayerCheck]) -> str:
             f"{r.sigmoid_slope:.6f} · {r.grad_of_a:+.6f} = {r.by_hand:+.10f}   backward: "
             f"{r.by_backward:+.10f}   (whole layer: max difference {r.max_difference:.1e})")
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------
+# The diagnostics of the activations-and-gradients lesson
+# ----------------------------------------------------------------------------------------
+# Layers whose outputs have a "saturated" region: where the slope, and with it the
+# gradient passed back, is nearly zero (|tanh| > 0.97 as in the lesson; sigmoid near 0 or 1).
+_SATURATION = {"Tanh": lambda v: np.abs(v) > 0.97,
+               "Sigmoid": lambda v: (v < 0.015) | (v > 0.985)}
+
+
+def layer_stats(model: Any, layers: Any = None) -> LayerStats:
+    """A recorder of the lesson on activations and gradients (makemore part 3) for `model`.
+
+    `layers` chooses the layers watched: None for every layer with no layers inside it
+    (Linear, Tanh, Embedding, ...); a layer class or a tuple of them (`nn.Tanh`,
+    `(nn.Tanh, nn.GELU)`); or a list of dotted names from `model.named_modules()` ("" is
+    the model itself). See `LayerStats` for what it records and draws:
+
+        stats = viz.layer_stats(model, nn.Tanh)
+        with stats.capture():                 # what each tanh outputs, and its gradient
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+        print(stats.summary())                # mean, std, % saturated per layer
+        for step in range(1000):
+            with stats.measure_update(step):  # log10 of each weight's update-to-data ratio
+                train_step(x, y)
+    """
+    return LayerStats(model, layers)
+
+
+class LayerStats:
+    """What `layer_stats(model, layers)` records (see there): per watched layer, the values
+    it output and the gradient of the loss with respect to them; per parameter, the log10
+    update-to-data ratio of each step measured.
+
+    Attributes:
+        layers: the watched layers' dotted names, in the model's order.
+        kinds: layer name → its class name ("Tanh").
+        activations: layer name → every value its output held during the last `capture`
+            (flattened; a layer called several times gives the values of all the calls).
+        gradients: layer name → ∂loss/∂output for those values (layers whose output needs
+            no gradient, or a block without `backward()`, give none).
+        update_steps: the steps `measure_update` was given, in order.
+        update_ratios: parameter name → log10(std(Δp) / std(p)) at each of those steps
+            (nan where std(p) was 0, a parameter that starts at zeros).
+    """
+
+    def __init__(self, model: Any, layers: Any = None) -> None:
+        named = dict(getattr(model, "named_modules", lambda: iter(()))())
+        if not named:
+            raise TypeError(f"layer_stats: model must be an nn.Module, got "
+                            f"{type(model).__name__}")
+        if layers is None:
+            chosen = [name for name, module in named.items()
+                      if not any(True for _ in module.children())]
+        elif isinstance(layers, type) or (isinstance(layers, tuple)
+                                          and all(isinstance(k, type) for k in layers)):
+            chosen = [name for name, module in named.items() if isinstance(module, layers)]
+        elif isinstance(layers, (list, tuple)) and all(isinstance(n, str) for n in layers):
+            unknown = [name for name in layers if name not in named]
+            if unknown:
+                raise ValueError(f"layer_stats: no layer named {unknown[0]!r} in "
+                                 f"{type(model).__name__}; its layers are "
+                                 f"{', '.join(repr(n) for n in named)}")
+            chosen = [name for name in named if name in layers]
+        else:
+            raise TypeError("layer_stats: layers must be None (every innermost layer), a "
+                            "layer class or tuple of classes (nn.Tanh), or a list of names "
+                            f"from model.named_modules(); got {layers!r}")
+        if not chosen:
+            raise ValueError(f"layer_stats: {type(model).__name__} has no layer of "
+                             f"{_kind_names(layers)}; its layers are "
+                             f"{', '.join(repr(n) for n in named)}")
+        self.model = model
+        self.layers: list[str] = chosen
+        self._modules = {name: named[name] for name in chosen}
+        self.kinds: dict[str, str] = {name: type(m).__name__ for name, m in self._modules.items()}
+        self.activations: dict[str, np.ndarray] = {}
+        self.gradients: dict[str, np.ndarray] = {}
+        self.update_steps: list[int] = []
+        self.update_ratios: dict[str, list[float]] = {
+            name: [] for name, _ in model.named_parameters()}
+
+    # --- recording ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def capture(self) -> Iterator[LayerStats]:
+        """Inside the block, each watched layer's output is recorded as it is computed,
+        and its gradient when `backward()` reaches it (a hook on the output tensor).
+        Replaces what an earlier capture recorded. Run the forward and backward eagerly
+        inside: a `tg.jit` replay calls no layer, so a block in which no watched layer
+        ran raises RuntimeError rather than leave the statistics silently empty."""
+        outputs: dict[str, list[np.ndarray]] = {name: [] for name in self.layers}
+        grads: dict[str, list[np.ndarray]] = {name: [] for name in self.layers}
+        handles: list[Any] = []
+
+        def record(name: str, out: Any) -> None:
+            tensor = _first_tensor(out)
+            if tensor is None or tensor.data.dtype.kind != "f":
+                return
+            outputs[name].append(tensor.data.ravel().copy())
+            if tensor.requires_grad:
+                handles.append(tensor.register_hook(
+                    lambda g: grads[name].append(np.asarray(g.data).ravel().copy())))
+
+        restore = [_watch(module, name, record) for name, module in self._modules.items()]
+        try:
+            yield self
+        finally:
+            for undo in reversed(restore):
+                undo()
+            for handle in handles:
+                handle.remove()
+        if not any(outputs.values()):
+            raise RuntimeError(
+                "LayerStats.capture: none of the watched layers "
+                f"({', '.join(repr(n) for n in self.layers)}) ran inside the block. Call the "
+                "model there, eagerly: a step made with tg.jit replays without calling its "
+                "layers, so run model(x) and loss.backward() yourself inside capture()")
+        self.activations = {n: np.concatenate(v) for n, v in outputs.items() if v}
+        self.gradients = {n: np.concatenate(v) for n, v in grads.items() if v}
+
+    @contextlib.contextmanager
+    def measure_update(self, step: int | None = None) -> Iterator[LayerStats]:
+        """Measure what the block (an optimizer step, or a whole training step, jitted or
+        not) changes in every parameter: appends log10(std(p_after − p_before) /
+        std(p_before)) to `update_ratios` for each, and `step` (the count so far when
+        None) to `update_steps`. The lesson's rule of thumb: about −3 (an update a
+        thousandth of the values); far below, the parameter learns too slowly, far above,
+        too fast. It measures the real update, so it holds for Adam as for SGD."""
+        params = list(self.model.named_parameters())
+        before = [p.data.copy() for _, p in params]
+        yield self
+        self.update_steps.append(len(self.update_steps) if step is None else int(step))
+        for (name, p), old in zip(params, before, strict=True):
+            spread = float(old.std())
+            change = float(np.std(p.data - old))
+            with np.errstate(divide="ignore"):
+                ratio = np.log10(change / spread) if spread > 0 else float("nan")
+            self.update_ratios.setdefault(name, []).append(float(ratio))
+
+    # --- reading --------------------------------------------------------------------
+    def saturated(self, name: str) -> float | None:
+        """The fraction of layer `name`'s outputs in its flat region (|tanh| > 0.97;
+        a sigmoid below 0.015 or above 0.985), or None for a layer without one."""
+        test = _SATURATION.get(self.kinds[name])
+        if test is None or name not in self.activations:
+            return None
+        return float(np.mean(test(self.activations[name])))
+
+    def summary(self) -> str:
+        """A table, a row per layer: the mean and std of its outputs, the % saturated (tanh,
+        sigmoid), and the mean and std of their gradients; then the last update-to-data
+        ratio of each weight matrix."""
+        rows = [f"{'layer':<24} {'kind':<10} {'mean':>9} {'std':>8} {'saturated':>9} "
+                f"{'grad mean':>10} {'grad std':>9}"]
+        for name in self.layers:
+            values, grad = self.activations.get(name), self.gradients.get(name)
+            if values is None:
+                continue
+            share = self.saturated(name)
+            rows.append(f"{name or '(model)':<24} {self.kinds[name]:<10} {values.mean():+9.4f} "
+                        f"{values.std():8.4f} "
+                        f"{'-' if share is None else f'{share:.1%}':>9} "
+                        f"{'-' if grad is None else f'{grad.mean():+10.2e}':>10} "
+                        f"{'-' if grad is None else f'{grad.std():9.2e}':>9}")
+        ratios = [(name, values[-1]) for name, values in self._weight_ratios().items()]
+        if ratios:
+            rows.append(f"log10 update/data at step {self.update_steps[-1]}: " + ", ".join(
+                f"{name} {value:.2f}" for name, value in ratios))
+        return "\n".join(rows)
+
+    def __repr__(self) -> str:
+        return (f"LayerStats({len(self.layers)} layers: {', '.join(self.layers[:4])}"
+                f"{', ...' if len(self.layers) > 4 else ''}; {len(self.update_steps)} "
+                "updates measured)")
+
+    def _weight_ratios(self) -> dict[str, list[float]]:
+        """The ratios of the weight matrices and tables (2 axes or more): the lesson draws
+        those; biases and LayerNorm's gains add lines without adding insight."""
+        shapes = {name: p.ndim for name, p in self.model.named_parameters()}
+        return {name: values for name, values in self.update_ratios.items()
+                if values and shapes.get(name, 0) >= 2}
+
+    # --- drawing (any matplotlib Axes; viz itself does not import matplotlib) --------
+    def plot_activations(self, axis: Any, bins: int = 60) -> Any:
+        """Each watched layer's output as a histogram line (density) on `axis`, labelled
+        with its mean, std and the % saturated; returns the axis."""
+        return self._plot_histograms(axis, self.activations, bins, "activations",
+                                     "output value")
+
+    def plot_gradients(self, axis: Any, bins: int = 60) -> Any:
+        """Each watched layer's ∂loss/∂output as a histogram line on `axis`; returns it."""
+        return self._plot_histograms(axis, self.gradients, bins, "gradients",
+                                     "∂loss/∂output")
+
+    def _plot_histograms(self, axis: Any, values: dict[str, np.ndarray], bins: int,
+                         what: str, xlabel: str) -> Any:
+        for name in self.layers:
+            if name not in values:
+                continue
+            data = values[name]
+            density, edges = np.histogram(data, bins=bins, density=True)
+            label = (f"{name} ({self.kinds[name]})" if name else self.kinds[name]) \
+                + f": mean {data.mean():+.2g}, std {data.std():.2g}"
+            share = self.saturated(name) if what == "activations" else None
+            if share is not None:
+                label += f", {share:.1%} saturated"
+            axis.plot((edges[:-1] + edges[1:]) / 2, density, label=label)
+        if values:
+            axis.legend(fontsize=7, framealpha=0.6)
+        else:
+            axis.text(0.5, 0.5, f"no {what} captured", ha="center", va="center",
+                      transform=axis.transAxes)
+        axis.set(xlabel=xlabel, ylabel="density", title=f"{what} of each layer")
+        if what == "gradients":  # (values of 1e-4: a common factor, not crowded ticks)
+            axis.ticklabel_format(axis="x", style="sci", scilimits=(-2, 3))
+        return axis
+
+    def plot_update_ratios(self, axis: Any, target: float = 1e-3) -> Any:
+        """log10 of each weight matrix's update-to-data ratio over the steps measured, with
+        the lesson's rule-of-thumb line at `target` (1e-3: log10 = −3); returns the axis."""
+        ratios = self._weight_ratios()
+        # Many weights (a transformer's blocks): one colour and one legend entry per role,
+        # the block number replaced by * ("blocks.*.attn.c_attn.weight").
+        roles = {name: _role(name) if len(ratios) > 8 else name for name in ratios}
+        colours: dict[str, Any] = {}
+        for name, values in ratios.items():
+            role = roles[name]
+            line, = axis.plot(self.update_steps, values, linewidth=0.8, color=colours.get(role),
+                              label=None if role in colours else role)
+            colours.setdefault(role, line.get_color())
+        axis.axhline(np.log10(target), color="black", linestyle="--", linewidth=1,
+                     label=f"{target:g} (rule of thumb)")
+        axis.legend(fontsize=6)
+        axis.set(xlabel="step", ylabel="log10(std(update) / std(weights))",
+                 title="update-to-data ratio of each weight")
+        return axis
+
+
+def _role(name: str) -> str:
+    """A parameter's name with its first number (the block, the layer) as *."""
+    parts = name.split(".")
+    first = next((i for i, part in enumerate(parts) if part.isdigit()), None)
+    if first is not None:
+        parts[first] = "*"
+    return ".".join(parts)
+
+
+def _kind_names(layers: Any) -> str:
+    kinds = layers if isinstance(layers, tuple) else (layers,)
+    return " or ".join(getattr(k, "__name__", repr(k)) for k in kinds)
+
+
+def _first_tensor(out: Any) -> Tensor | None:
+    """A layer's output tensor: the output itself, or the first tensor of a tuple (a
+    recurrent layer returns (output, state))."""
+    if isinstance(out, Tensor):
+        return out
+    if isinstance(out, (tuple, list)):
+        return next((item for item in out if isinstance(item, Tensor)), None)
+    return None
+
+
+def _watch(module: Any, name: str, record: Any) -> Any:
+    """Make `module(x)` also call `record(name, output)`; returns the undo.
+
+    A forward hook without one in Module: the instance is given, for the duration, a
+    subclass of its own class whose call records (a class-level change, since `module(x)`
+    looks `__call__` up on the class). Same name, same parameters, isinstance unchanged;
+    only this instance is touched, and the undo gives it its class back."""
+    original = type(module)
+
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        out = original.__call__(self, *args, **kwargs)
+        record(name, out)
+        return out
+
+    watched = type(original.__name__, (original,), {
+        "__call__": call, "__module__": original.__module__,
+        "__qualname__": original.__qualname__, "__doc__": original.__doc__})
+    object.__setattr__(module, "__class__", watched)  # (not a model change: jit unaffected)
+    return lambda: object.__setattr__(module, "__class__", original)
