@@ -432,3 +432,20 @@ def test_zero_dimensional_tensors_as_pytorch():
         s.unbind()
     with pytest.raises(IndexError, match="roll: a 0-d tensor has no dim 0"):
         s.roll(1, 0)
+
+
+def test_scatter_add_of_rows_equals_numpys_add_at_with_repeats_and_negatives():
+    """The embedding's gradient (rows added by an integer array, sorted and summed with
+    reduceat) against np.add.at, which adds one element at a time."""
+    from tinygrad_edu.ops import scatter_add
+
+    rng = np.random.default_rng(0)
+    for shape, index_shape in [((27, 27), (32, 16)), ((5,), (7,)), ((6, 3, 2), (4,))]:
+        index = rng.integers(-shape[0], shape[0], index_shape)  # repeats and negatives
+        grad = rng.standard_normal(index_shape + shape[1:])
+        expected = np.zeros(shape)
+        np.add.at(expected, index, grad)
+        np.testing.assert_allclose(scatter_add(grad, index, shape), expected, rtol=1e-12,
+                                   atol=1e-12)
+    with pytest.raises(IndexError, match="index 5 is out of bounds for axis 0 with size 4"):
+        scatter_add(np.ones((2, 3)), np.array([0, 5]), (4, 3))
