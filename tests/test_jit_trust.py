@@ -223,3 +223,20 @@ def test_a_layer_swapped_after_recording_is_used_by_the_next_call(swap):
     step(x)
     swap(model, nn.Linear(3, 3, seed=9, dtype=np.float64))
     assert step(x).item() == (model(x) ** 2).sum().item()
+
+
+def test_clearing_grad_inside_a_step_is_replayed_not_skipped():
+    w = Tensor(np.ones(3), requires_grad=True)
+
+    def step(x):
+        w.grad = None  # as zero_grad(set_to_none=True) does
+        loss = (w * x).sum()
+        loss.backward()
+        return loss
+
+    replayed = tg.jit(step)
+    for x in inputs(4, shape=(3,)):
+        replayed(x)
+        assert np.array_equal(w.grad.data, x.data)  # this call's gradient, not a sum
+    with pytest.raises(RuntimeError, match=r"jit: assigning a Tensor to .grad inside a step"):
+        tg.jit(lambda x: setattr(w, "grad", Tensor(np.ones(3))))(Tensor(np.ones(3)))

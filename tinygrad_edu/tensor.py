@@ -231,6 +231,16 @@ def note_call(call: Callable[[], Any]) -> None:
     Recording.active.note_call(call)
 
 
+def _note_grad_assignment(tensor: Any, value: Any) -> None:
+    """`p.grad = None` inside a jit step: every replay clears it at the same point (else
+    each replay would add into the last call's gradient); another value would be frozen."""
+    if value is not None:
+        raise RuntimeError("jit: assigning a Tensor to .grad inside a step would replay this "
+                           "call's value at every call; set .grad = None (or zero_grad()) in "
+                           "the step, or assign outside it")
+    note_call(lambda: setattr(tensor, "_grad", None))
+
+
 def _note_value_read(what: str) -> None:
     if Recording.active is not None:
         Recording.active.note_value_read(what)
@@ -811,6 +821,8 @@ class Tensor:
     def grad(self, value: Tensor | None) -> None:
         if value is not None:
             _check_assigned_grad(self, value)
+        if Recording.active is not None:  # a jit step: replays must clear it too
+            _note_grad_assignment(self, value)
         self._grad = value
 
     @property
