@@ -3,17 +3,18 @@
 One step = forward through 784 → 16 → 16 → 10 (sigmoid), MSE cost, backward, SGD update,
 through the public API (nn.MLP, nn.mse_loss, optim.SGD), eagerly and replayed by tg.jit
 (checked to leave exactly the eager weights; "record/eager" is the first, recording call
-against one eager step). The hand-written numpy step does
-the same arithmetic with the formulas written out; its weights and gradients are checked
-equal to tinygrad_edu's before timing. PyTorch (CPU) runs too when it is installed. So does
-bench/bare_engine.py, the least a graph engine can do for this step: its ratio is the floor
-for any engine of this design on this machine.
+against one eager step, and "record ms" its time: recording and compiling the replay).
+The hand-written numpy step does the same arithmetic with the formulas written out; its
+weights and gradients are checked equal to tinygrad_edu's before timing. PyTorch (CPU)
+runs too when it is installed. So does bench/bare_engine.py, the least a graph engine can
+do for this step: its ratio is the floor for any engine of this design on this machine.
 
 The systems take turns in blocks (so drifts in machine speed hit all of them), after a
 warm-up; the table gives median µs per step and each system's ratio to hand-written numpy.
 
     OPENBLAS_NUM_THREADS=1 python bench/step.py            # the full table
     python bench/step.py --quick                           # under 30 s
+    python bench/step.py --dtype float64 --batches 10 32   # some rows only
     python bench/step.py --graph --memory                  # also backward vs graph size, RSS
 """
 
@@ -221,7 +222,7 @@ def measure(batch: int, dtype: type, blocks: int, seconds_per_block: float
 def step_table(batches: list[int], dtypes: list[type], blocks: int, per_block: float) -> None:
     print(f"{'dtype':<8} {'batch':>5} {'numpy µs':>9} {'replay µs':>10} {'ratio':>6} "
           f"{'eager µs':>9} {'ratio':>6} {'bare µs':>8} {'ratio':>6} {'pytorch µs':>11} "
-          f"{'ratio':>6}  record/eager")
+          f"{'ratio':>6}  record/eager  record ms")
     for dtype in dtypes:
         for batch in batches:
             medians = measure(batch, dtype, blocks, per_block)
@@ -234,7 +235,8 @@ def step_table(batches: list[int], dtypes: list[type], blocks: int, per_block: f
                 row += f" {medians['pytorch'] * 1e6:11.1f} {medians['pytorch'] / base:6.2f}"
             else:
                 row += f" {'(not installed)':>18}"
-            row += f"  {medians['record'] / medians['tinygrad_edu']:12.2f}"
+            row += (f"  {medians['record'] / medians['tinygrad_edu']:12.2f}"
+                    f"  {medians['record'] * 1e3:9.2f}")
             print(row, flush=True)
 
 
@@ -281,12 +283,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--graph", action="store_true", help="backward time vs graph size")
     parser.add_argument("--memory", action="store_true", help="RSS over 10,000 steps")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 10, 32, 128, 1000])
+    parser.add_argument("--dtype", nargs="+", choices=["float32", "float64"],
+                        help="the dtypes to time (default: both; float32 with --quick)")
     args = parser.parse_args(argv)
     print(f"Python {platform.python_version()}, numpy {np.__version__}, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(unset)')}, "
           f"{os.cpu_count()} cores")
     blocks, per_block = (5, 0.08) if args.quick else (15, 0.25)
     dtypes = [np.float32] if args.quick else [np.float32, np.float64]
+    if args.dtype:
+        dtypes = [np.dtype(name).type for name in args.dtype]
     step_table(args.batches, dtypes, blocks, per_block)
     if args.graph:
         graph_scaling([1_000, 10_000, 100_000])

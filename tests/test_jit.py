@@ -34,8 +34,9 @@ def train(use_jit, make_optimizer, dtype, steps=100):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("make_optimizer", [
+    lambda p: optim.SGD(p, lr=0.5),  # (the plain step: written out in the compiled replay)
     lambda p: optim.SGD(p, lr=0.5, momentum=0.9, weight_decay=1e-4),
-    lambda p: optim.Adam(p, lr=0.01)], ids=["sgd-momentum", "adam"])
+    lambda p: optim.Adam(p, lr=0.01)], ids=["sgd", "sgd-momentum", "adam"])
 def test_replay_leaves_exactly_the_eager_parameters(dtype, make_optimizer):
     eager, eager_losses, _ = train(False, make_optimizer, dtype)
     replayed, replayed_losses, step = train(True, make_optimizer, dtype)
@@ -156,6 +157,27 @@ def test_load_state_dict_keeps_a_record_valid_and_replacing_a_parameter_re_recor
     assert np.array_equal(step(x).data, model(x).data) and len(step.records) == 1
     model[0].weight = nn.Parameter(np.zeros((2, 3), np.float32))  # a new Parameter
     assert np.array_equal(step(x).data, model(x).data)
+
+
+def test_one_tensor_passed_twice_gets_a_record_of_its_own():
+    """Recorded with step(x, x), the ops cannot tell the two arguments apart: a call with
+    two different tensors must not replay that record (it computed step(y, y))."""
+    def step(a, b):
+        return (a * 2 + b).sum()
+
+    replayed = tg.jit(step)
+    x, y = Tensor([1.0, 2.0]), Tensor([10.0, 20.0])
+    assert replayed(x, x).item() == step(x, x).item() == 9.0
+    assert replayed(x, y).item() == step(x, y).item() == 36.0
+    assert replayed(y, y).item() == step(y, y).item() and len(replayed.records) == 2
+
+
+def test_numbers_after_the_tensors_are_part_of_the_key():
+    step = tg.jit(lambda x, scale, mode: (x * scale).sum() if mode == "sum" else x * scale)
+    x = Tensor([1.0, 2.0])
+    assert step(x, 2.0, "sum").item() == step(x, 2.0, "sum").item() == 6.0  # (a replay)
+    assert step(x, 3.0, "sum").item() == 9.0 and step(x, 3.0, "keep").tolist() == [3.0, 6.0]
+    assert len(step.records) == 3
 
 
 def test_a_new_shape_gets_its_own_record():

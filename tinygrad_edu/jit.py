@@ -8,20 +8,22 @@ heap walk in backward, checks. A training step builds the *same* graph every tim
 
 runs the first call with given input shapes eagerly while listening: every op's forward,
 each op's backward in the order backward ran them, where each gradient went and where
-shares were added, and the optimizer calls. Later calls with the same shapes replay that
-list on the new arrays: the same `forward`/`backward` methods on the same numbers, in the
-same order, so the results are identical, without building a graph. New shapes (the last,
-smaller batch) get their own record.
+shares were added, and the optimizer calls. That program is then compiled (compiled.py)
+into one straight-line Python function over arrays allocated once, which later calls with
+the same shapes run: each op's numpy calls in eager's order on the same numbers, so the
+results are identical, without building a graph. `train_step.code(x, y)` shows that
+function. New shapes (the last, smaller batch) get their own record.
 
 What a replay cannot see is refused or re-recorded, never replayed wrong: hooks,
 retain_grad, grad(), in-place changes and detect_anomaly/trace inside the step raise;
-replacing a module's parameters (or freezing one) re-records. Python control flow, and
-values read inside the step (`.item()`, `if` on a tensor: warned about when recording;
-`.data`: not seen), are frozen as they were when recording, as in TinyJit and
-`torch.jit.trace`. Optimizer steps, schedule steps and gradient clipping (nn.utils) are
-calls every replay makes again; an op on a `.grad` inside the step is refused.
+replacing a module's parameters (or freezing one, or a parameter's array by one of another
+shape or dtype) re-records. Python control flow, and values read inside the step
+(`.item()`, `if` on a tensor: warned about when recording; `.data`: not seen), are frozen
+as they were when recording, as in TinyJit and `torch.jit.trace`; values computed from the
+inputs outside the graph (masks, indices, detach()) and eager's value checks are computed
+again. Optimizer steps, schedule steps and gradient clipping (nn.utils) are calls every
+replay makes again; an op on a `.grad` inside the step is refused.
 """
-
 from __future__ import annotations
 
 import functools
@@ -34,6 +36,22 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_edu.compiled import (
+    ACCUMULATE,
+    ADD,
+    BACKWARD,
+    CALL,
+    CHECK,
+    COMPUTED,
+    DERIVED,
+    FORWARD,
+    STORED,
+    Argument,
+    Stale,
+    Step,
+    arguments_in,
+    compile_program,
+)
 from tinygrad_edu.tensor import Function, Observers, Recording, Tensor, observing
 
 # the engine module itself, for its counters (tinygrad_edu.tensor is also tg.tensor(), the function)
@@ -44,9 +62,6 @@ __all__ = ["Jit", "JitWarning", "jit"]
 
 def __dir__() -> list[str]:  # dir() and tab completion show the API, not the imports
     return sorted(__all__)
-
-
-Slots = list  # one replay's values: arrays, the Tensors that receive gradients, sets
 
 
 class JitWarning(UserWarning):
@@ -81,13 +96,34 @@ class Jit:
             if record is not None and record.model_changes == engine._model_changes and (
                     record.hooks_registered == engine._hooks_registered
                     or not record.has_hooks()):
-                return record.replay(args)
+                try:
+                    return record.run(*args)  # (what the step returned, as new Tensors)
+                except Stale:  # a parameter's array has another shape now: record again
+                    pass
             record = Record(self.function, args)  # runs the step eagerly once
             self.records[key] = record
-            return record.result
+            result, record.result = record.result, None  # (the record keeps no graph)
+            return result
+
+    def code(self, *args: Any, **kwargs: Any) -> str:
+        """The Python source a replay runs for arguments like these (same shapes, dtypes):
+        one line or a few per op, over arrays allocated once. Call the step once first."""
+        if kwargs:
+            args = _positional(self.function, args, kwargs)
+        record = self.records.get(_signature(args))
+        if record is None:
+            name = getattr(self.function, "__name__", "the step")
+            raise KeyError(f"jit: {name} has no record for arguments of these shapes and "
+                           "dtypes yet; call it once with them first")
+        return record.source
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays the records keep between calls (reset() frees them)."""
+        return sum(record.nbytes for record in self.records.values())
 
     def reset(self) -> None:
-        """Forget every record: the next call records again."""
+        """Forget every record, and with them their arrays: the next call records again."""
         self.records.clear()
 
 
@@ -105,11 +141,13 @@ def _positional(function: Callable[..., Any], args: tuple, kwargs: dict) -> tupl
 
 def _signature(args: tuple) -> tuple:
     """What a record depends on besides the model: each argument's shape, dtype and
-    requires_grad (other arguments by value), and grad mode."""
+    requires_grad (other arguments by value), which Tensors are passed twice, grad mode."""
     key: list[Any] = [engine._GradMode.enabled]
+    tensors = []
     for position, a in enumerate(args):
         if isinstance(a, Tensor):
             key.append((a.data.shape, a.data.dtype, a.requires_grad))
+            tensors.append(id(a))
         elif isinstance(a, np.ndarray):
             raise TypeError("jit: pass arrays as Tensor(array): a plain array would be "
                             "frozen into the record")
@@ -124,23 +162,31 @@ def _signature(args: tuple) -> tuple:
                 raise TypeError(f"jit: argument {position} ({type(a).__name__}) cannot key a "
                                 "record; pass Tensors, numbers or strings") from None
             key.append(a)
+    if len(set(tensors)) < len(tensors):  # one Tensor passed twice: a record of its own
+        key.append(tuple(tensors.index(t) for t in tensors))  # (its ops name one of them)
     return tuple(key)
 
 
 class Record:
-    """One recorded call: `program` is a list of small functions, each reading its inputs
-    from a list of slots (arrays, and the Tensors that receive gradients) and writing its
-    result into another slot."""
+    """One recorded call, compiled. Recording lists the program's `steps` (compiled.Step),
+    each reading and writing numbered slots: the arrays of one call (arguments, parameters,
+    constants, each op's output and gradients) and the Tensors that receive gradients.
+    compiled.py then writes that program as one Python function (`source`) over arrays
+    allocated once (`nbytes` of them), which every replay calls."""
 
     def __init__(self, function: Callable[..., Any], args: tuple) -> None:
         if engine._observers_anywhere and (Observers.forward or Observers.backward):
             raise RuntimeError("jit: detect_anomaly() or viz.trace() is active; they watch "
                                "ops, which a replay does not run. Call the undecorated "
                                "function (step.function) inside them")
-        self.template: Slots = []  # constants; the other slots are filled per replay
+        self.name = getattr(function, "__name__", "step")
+        self.steps: list[Step] = []
+        self.slot_count = 0
+        self.kinds: dict[int, str] = {}  # slot → argument, external, constant, object, value
+        self.constants: dict[int, Any] = {}  # slot → a constant's value (or a Tensor object)
+        self.info: dict[int, tuple[tuple[int, ...], Any]] = {}  # slot → (shape, dtype) seen
         self.slots: dict[int, int] = {}  # id(tensor) → the slot of its array
         self.tensor_slots: dict[int, int] = {}  # id(tensor) → the slot of the Tensor itself
-        self.program: list[Callable[[Slots], None]] = []
         self.externals: list[tuple[int, Tensor]] = []  # made before the step: read each time
         self.leaves: list[Tensor] = []  # tensors made before the step that get gradients
         self.ops: dict[int, tuple[Function, int]] = {}  # id(eager op) → (replay op, slot)
@@ -149,8 +195,13 @@ class Record:
         self.keep: list[Any] = list(args)  # alive until the end, so ids stay unique
         self.reads: list[str] = []
         self.start = next(engine._creation_counter)
-        self.arguments = [(self._new_slot(a), self._tensor_slot(a), i)
-                          for i, a in enumerate(args) if isinstance(a, Tensor)]
+        self.arg_count = len(args)
+        self.arguments = []  # (slot of the array, slot of the Tensor, position)
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                array_slot = self._new_slot(a, kind="argument")
+                self.tensor_slots[id(a)] = self._new_slot(kind="argument")
+                self.arguments.append((array_slot, self.tensor_slots[id(a)], i))
         self.argument_arrays = {id(args[i].data): slot for slot, _, i in self.arguments}
         self.model_changes = engine._model_changes
         self.hooks_registered = engine._hooks_registered
@@ -166,15 +217,29 @@ class Record:
                           f"({', '.join(sorted(set(self.reads)))}); every replay reuses "
                           "what was read then, including the branch any `if` took",
                           JitWarning, stacklevel=3)
-        del self.keep, self.values, self.pending, self.ops
+        compiled = compile_program(self)
+        self.run, self.source, self.nbytes = compiled.function, compiled.source, compiled.nbytes
+        del self.keep, self.values, self.pending, self.ops, self.steps, self.constants
+        del self.slots, self.tensor_slots, self.argument_arrays, self.info, self.kinds
 
     # -- recording: slots --------------------------------------------------------------
-    def _new_slot(self, tensor: Tensor | None = None, value: Any = None) -> int:
-        self.template.append(value)
-        slot = len(self.template) - 1
+    def _new_slot(self, tensor: Tensor | None = None, value: Any = None,
+                  kind: str = "value", array: Any = None) -> int:
+        """A new slot: for `tensor`'s array, a constant `value`, or a value of the step
+        (`array`: what it held while recording, for its shape and dtype)."""
+        slot = self.slot_count
+        self.slot_count += 1
+        self.kinds[slot] = kind
+        if value is not None:
+            self.constants[slot] = value
         if tensor is not None:
             self.slots[id(tensor)] = slot
             self.keep.append(tensor)
+            array = tensor.data
+        if array is None and isinstance(value, np.ndarray):
+            array = value
+        if array is not None:
+            self.info[slot] = (tuple(np.shape(array)), np.result_type(array))
         return slot
 
     def _slot_of(self, t: Tensor) -> int:
@@ -189,17 +254,18 @@ class Record:
                     "would reuse the gradient of the recording. Clip with "
                     "nn.utils.clip_grad_norm_ or clip_grad_value_ (replayed at each call), "
                     "or read gradients after the step")
-            made_before = t._created < self.start
-            slot = self._new_slot(t, None if made_before else t.data)
-            if made_before:
+            if t._created < self.start:
+                slot = self._new_slot(t, kind="external")
                 self.externals.append((slot, t))
+            else:
+                slot = self._new_slot(t, value=t.data, kind="constant")
         return slot
 
     def _tensor_slot(self, t: Tensor) -> int:
         """The slot holding Tensor `t` itself (to add gradients into its .grad)."""
         slot = self.tensor_slots.get(id(t))
         if slot is None:
-            slot = self.tensor_slots[id(t)] = self._new_slot(value=t)
+            slot = self.tensor_slots[id(t)] = self._new_slot(value=t, kind="object")
         return slot
 
     def _output_slots(self, result: Any) -> Any:
@@ -216,8 +282,12 @@ class Record:
         if isinstance(value, tuple):
             return tuple(self._bind(v) for v in value)
         if isinstance(value, np.ndarray) and id(value) in self.argument_arrays:
-            return _Argument(self.argument_arrays[id(value)])
+            return Argument(self.argument_arrays[id(value)])
         return value
+
+    def _shared(self, array: Any, candidates: list[tuple[int, Any]]) -> list[int]:
+        """The slots among `candidates` (slot, array seen) whose memory `array` may share."""
+        return [slot for slot, other in candidates if np.may_share_memory(array, other)]
 
     # -- recording: what the engine reports --------------------------------------------
     def on_forward(self, fn: Function, out: Tensor) -> None:
@@ -231,7 +301,13 @@ class Record:
         self.ops[id(fn)] = (op, slot)              # parameter, labels say, is read anew)
         self.keep.append(fn)
         params = {name: self._bind(value) for name, value in fn.params.items()}
-        self.program.append(_forward_step(op, ins, slot, params))
+        arguments = [s for value in params.values() for s in arguments_in(value)]
+        seen = [(s, t.data) for s, t in zip(ins, fn.inputs, strict=True)]
+        seen += [(s, self.values[s]) for s in arguments if s in self.values]
+        self.values[slot] = out.data
+        self.steps.append(Step(FORWARD, ins, [slot], op=op, params=params,
+                               aliases={slot: self._shared(out.data, seen)},
+                               arguments=arguments))
 
     def on_backward(self, fn: Function, out: Tensor, grad: Any, input_grads: Any) -> None:
         """The engine ran an op's backward: add it, and where its gradients went."""
@@ -245,9 +321,16 @@ class Record:
                                "call the step without jit")
         op, out_slot = self.ops[id(fn)]
         grad_slot = self._gradient_of(out, grad)
-        results = [None if g is None else self._new_slot() for g in input_grads]
+        needs = fn.needs_input_grad  # (the engine passes on only the shares asked for)
+        results = [None if g is None or not needed else self._new_slot(array=g)
+                   for g, needed in zip(input_grads, needs, strict=False)]
         ins = [self.slots[id(t)] for t in fn.inputs]
-        self.program.append(_backward_step(op, grad_slot, out_slot, ins, results))
+        seen = [(grad_slot, grad), (out_slot, out.data),
+                *[(s, t.data) for s, t in zip(ins, fn.inputs, strict=True)]]
+        aliases = {slot: self._shared(g, seen)
+                   for slot, g in zip(results, input_grads, strict=False) if slot is not None}
+        self.steps.append(Step(BACKWARD, [grad_slot, out_slot, *ins], results, op=op,
+                               aliases=aliases))
         for parent, g, slot in zip(fn.inputs, input_grads, results, strict=False):
             if slot is None:
                 continue
@@ -256,8 +339,8 @@ class Record:
                 if parent._hooks:
                     raise RuntimeError("jit: a hook on a leaf is not recorded; remove it")
                 self.leaves.append(parent)
-                self.program.append(_accumulate_step(self._tensor_slot(parent), slot,
-                                                     self.stored_slot))
+                self.steps.append(Step(ACCUMULATE, [self._tensor_slot(parent), slot,
+                                                    self.stored_slot]))
             else:
                 self.pending.setdefault(id(parent), []).append(slot)
 
@@ -267,14 +350,14 @@ class Record:
         shares = self.pending.pop(id(out), None)
         if shares is None:  # a new backward(): its seed, and a new set of stored grads
             self.stored_slot = self._new_slot()
-            self.program.append(functools.partial(_new_stored_set, self.stored_slot))
-            return self._new_slot(value=grad.copy())
+            self.steps.append(Step(STORED, writes=[self.stored_slot]))
+            return self._new_slot(value=grad.copy(), kind="constant")
         total, value = shares[0], self.values[shares[0]]
         for share in shares[1:]:
             value = value + self.values[share]
-            slot = self._new_slot()
+            slot = self._new_slot(array=value)
             self.values[slot] = value
-            self.program.append(_add_step(slot, total, share))
+            self.steps.append(Step(ADD, [total, share], [slot]))
             total = slot
         if not np.array_equal(value, grad):  # a safety net: should never fire
             raise RuntimeError("jit: could not reproduce backward's order of additions")
@@ -282,13 +365,13 @@ class Record:
 
     def note_call(self, call: Callable[[], Any]) -> None:
         """A call every replay repeats (an optimizer's step, zero_grad)."""
-        self.program.append(lambda slots: call())
+        self.steps.append(Step(CALL, call=call))
 
     def note_computed(self, compute: Callable[[], np.ndarray], result: Tensor) -> None:
         """A value computed outside the graph from this call's gradients (the total norm
         of clip_grad_norm_): every replay computes it again into `result`'s slot."""
         slot = self._new_slot(result)
-        self.program.append(lambda slots: slots.__setitem__(slot, compute()))
+        self.steps.append(Step(COMPUTED, writes=[slot], call=compute))
 
     def note_derived(self, compute: Callable[..., np.ndarray], sources: tuple[Tensor, ...],
                      out: Tensor) -> None:
@@ -297,16 +380,14 @@ class Record:
         ins = [self._slot_of(t) for t in sources]
         slot = self._new_slot(out)
         self.argument_arrays[id(out.data)] = slot  # (a mask or index used as a parameter)
-
-        def run(slots: Slots) -> None:
-            slots[slot] = compute(*[slots[i] for i in ins])
-
-        self.program.append(run)
+        self.values[slot] = out.data
+        seen = [(s, t.data) for s, t in zip(ins, sources, strict=True)]
+        self.steps.append(Step(DERIVED, ins, [slot], call=compute,
+                               aliases={slot: self._shared(out.data, seen)}))
 
     def note_check(self, check: Callable[..., None], sources: tuple[Tensor, ...]) -> None:
         """A check of values (labels in range) that eager made: every replay makes it too."""
-        ins = [self._slot_of(t) for t in sources]
-        self.program.append(lambda slots: check(*[slots[i] for i in ins]))
+        self.steps.append(Step(CHECK, [self._slot_of(t) for t in sources], call=check))
 
     def note_value_read(self, what: str) -> None:
         """The step read a value (`item()`, …): warned about when recording ends."""
@@ -318,105 +399,5 @@ class Record:
         return any(t._hooks for t in self.leaves)
 
     def replay(self, args: tuple) -> Any:
-        """Run the program on new arguments; returns what the step returned."""
-        slots = self.template.copy()
-        for slot, t in self.externals:
-            slots[slot] = t.data  # parameters: their arrays as they are now
-        for slot, tensor_slot, i in self.arguments:
-            slots[slot], slots[tensor_slot] = args[i].data, args[i]
-        for run in self.program:
-            run(slots)
-        if self.outputs is None:
-            return None
-        if isinstance(self.outputs, int):
-            return Tensor._wrap(slots[self.outputs])
-        return tuple(Tensor._wrap(slots[s]) for s in self.outputs)
-
-
-# ----------------------------------------------------------------------------------------
-# The steps of a program: each a closure over slot numbers
-# ----------------------------------------------------------------------------------------
-def _forward_step(op: Function, ins: list[int], out: int, params: dict) -> Callable:
-    """slots[out] = op.forward(*inputs, **params)."""
-    forward = op.forward
-    if any(_has_argument(v) for v in params.values()):
-        def run_with_arguments(slots: Slots) -> None:
-            bound = {k: _resolve(v, slots) for k, v in params.items()}
-            slots[out] = forward(*[slots[i] for i in ins], **bound)
-
-        return run_with_arguments
-    if params:
-        return lambda slots: slots.__setitem__(out, forward(*[slots[i] for i in ins], **params))
-    # The usual cases spelled out: building a list and unpacking it costs ~0.2 µs a call,
-    # ~10% of a whole step at batch 1.
-    if len(ins) == 1:
-        (a,) = ins
-        return lambda slots: slots.__setitem__(out, forward(slots[a]))
-    if len(ins) == 2:
-        a, b = ins
-        return lambda slots: slots.__setitem__(out, forward(slots[a], slots[b]))
-    if len(ins) == 3:
-        a, b, c = ins
-        return lambda slots: slots.__setitem__(out, forward(slots[a], slots[b], slots[c]))
-    return lambda slots: slots.__setitem__(out, forward(*[slots[i] for i in ins]))
-
-
-def _backward_step(op: Function, grad: int, out: int, ins: list[int],
-                   results: list[int | None]) -> Callable:
-    """The op's input gradients from ∂C/∂out, into their slots (None where not needed)."""
-    backward = op.backward
-    wanted = [(position, slot) for position, slot in enumerate(results) if slot is not None]
-    if len(ins) == 1:  # one input: its gradient comes back unwrapped
-        ((_, result),) = wanted
-        (a,) = ins
-        return lambda slots: slots.__setitem__(result, backward(slots[grad], slots[out],
-                                                                  slots[a]))
-
-    def run(slots: Slots) -> None:
-        grads = backward(slots[grad], slots[out], *[slots[i] for i in ins])
-        for position, slot in wanted:
-            slots[slot] = grads[position]
-
-    return run
-
-
-def _add_step(out: int, a: int, b: int) -> Callable:
-    def run(slots: Slots) -> None:
-        slots[out] = slots[a] + slots[b]
-
-    return run
-
-
-def _accumulate_step(leaf: int, grad: int, stored: int) -> Callable:
-    """Into the leaf's .grad, by the engine's own function: exactly as eager backward."""
-    accumulate = engine._accumulate_grad
-
-    def run(slots: Slots) -> None:
-        accumulate(slots[leaf], slots[grad], slots[stored], False)
-
-    return run
-
-
-def _new_stored_set(slot: int, slots: Slots) -> None:
-    slots[slot] = set()  # which arrays already sit in some .grad (the engine's aliasing check)
-
-
-class _Argument:
-    """Inside an op's parameters: an argument's array, read anew at every replay."""
-
-    def __init__(self, slot: int) -> None:
-        self.slot = slot
-
-
-def _has_argument(value: Any) -> bool:
-    if isinstance(value, tuple):
-        return any(_has_argument(v) for v in value)
-    return isinstance(value, _Argument)
-
-
-def _resolve(value: Any, slots: Slots) -> Any:
-    if isinstance(value, _Argument):
-        return slots[value.slot]
-    if isinstance(value, tuple):
-        return tuple(_resolve(v, slots) for v in value)
-    return value
+        """Run the compiled program on new arguments; returns what the step returned."""
+        return self.run(*args)
