@@ -307,3 +307,17 @@ def test_every_way_of_making_a_tensor_sets_every_field():
         for field in Tensor.__slots__:
             if field != "__weakref__":
                 getattr(t, field)  # AttributeError if one was never set
+
+
+def test_grad_runs_only_the_ops_that_lead_to_its_inputs():
+    """As torch.autograd.grad: a part of the graph freed by an earlier backward() that does
+    not lead to the inputs asked for is not walked (it raised the freed-graph error); a part
+    that may lead to them still raises it."""
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    h = (w * 3).sigmoid()
+    h.sum().backward()  # frees h's graph
+    x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    (gx,) = tg.grad((x * h).sum(), [x])
+    np.testing.assert_array_equal(gx.data, h.data)
+    with pytest.raises(RuntimeError, match="already freed by an earlier backward"):
+        tg.grad((x * h).sum(), [w])

@@ -396,9 +396,9 @@ def _changed_in_place_error(fn: Function, saved: Tensor, stamp: int) -> RuntimeE
 
 
 def _run_backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: bool,
-                  wanted: dict[int, Any] | None = None) -> None:
+                  wanted: dict[int, Any] | None = None, reach: set[int] | None = None) -> None:
     """Carry ∂root/∂tensor back to the leaves, from the reached tensor created last (a heap,
-    no recursion: see the module's text); with `wanted` (id → None), into it, not `.grad`."""
+    no recursion); with `wanted` (id → None), into it, along `reach` only: see grad()."""
     pending: dict[int, Any] = {id(root): seed}  # ∂root/∂tensor, summed until complete
     reached = [(-root._created, root)]  # heapq pops the smallest: negated, latest first
     stored = {id(seed)}  # arrays placed in some .grad, and the caller's seed (never aliased)
@@ -414,7 +414,7 @@ def _run_backward(root: Tensor, seed: Any, retain_graph: bool, create_graph: boo
         # 3. each share goes on to its input (_op_backward checked the count: strict=False)
         for parent, share, needed in zip(fn.inputs, input_grads, fn.needs_input_grad,
                                          strict=False):
-            if not needed or share is None:
+            if not needed or share is None or (reach is not None and id(parent) not in reach):
                 continue
             if share.shape != parent.data.shape:
                 raise _wrong_shape(fn, parent, share)
@@ -501,14 +501,15 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
         retain_graph = create_graph
     seed = output._seed_gradient(grad_output)
     wanted: dict[int, Any] = {id(t): None for t in inputs}
+    reach = _leading_to(output, inputs)
     if create_graph:
         with enable_grad():
             with _backward_lock:
                 _run_backward(output, _graph_seed(grad_output, seed), retain_graph, True,
-                              wanted)
+                              wanted, reach)
     else:
         with _backward_lock:
-            _run_backward(output, seed, retain_graph, False, wanted)
+            _run_backward(output, seed, retain_graph, False, wanted, reach)
     results = []
     for position, tensor in enumerate(inputs):
         value = wanted[id(tensor)]
@@ -521,6 +522,33 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
             value = value.to(tensor.dtype)
         results.append(value)
     return tuple(results)
+
+
+def _leading_to(root: Tensor, inputs: Sequence[Tensor]) -> set[int]:
+    """The tensors behind `root` from which one of `inputs` can be reached: grad() runs only
+    their ops, as torch.autograd.grad does (another part of the graph may have been freed by
+    an earlier backward, and its work is not needed). A freed op's inputs are gone: it counts
+    as leading to them unless it was made before all of them (then backward's freed-graph
+    error says what happened). Inputs come before outputs in creation order, so one pass
+    over the graph sorted by it settles each tensor after its inputs."""
+    wanted = {id(t) for t in inputs}
+    earliest = min(t._created for t in inputs)
+    seen: dict[int, Tensor] = {}
+    waiting = [root]
+    while waiting:
+        t = waiting.pop()
+        if id(t) not in seen:
+            seen[id(t)] = t
+            if t._ctx is not None and not t._ctx.released:
+                waiting.extend(t._ctx.inputs)
+    reach: set[int] = set()
+    for t in sorted(seen.values(), key=lambda t: t._created):
+        fn = t._ctx
+        if id(t) in wanted or (fn is not None and (
+                t._created > earliest if fn.released else any(id(x) in reach
+                                                              for x in fn.inputs))):
+            reach.add(id(t))
+    return reach
 
 
 def _one_output(outputs: Sequence[Tensor], grad_outputs: Any) -> tuple[Tensor, Any]:
