@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import statistics
 import sys
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
-from timing import interleaved_blocks, serve_blocks
+from timing import interleaved_blocks, median_ms, serve_blocks
 
 import tinygrad_edu as tg
 from tinygrad_edu import Tensor, nn
@@ -131,10 +130,8 @@ def worker(system: str, net: str, connection: Connection) -> None:
 def measure(net: str, blocks: int, seconds_per_block: float) -> dict[str, float]:
     """Median ms per step of each system, each in its own process, blocks taking turns
     (so a slow moment of the machine hits both alike)."""
-    samples = interleaved_blocks(worker, ["pytorch", "tinygrad_edu"], net, blocks,
-                                 seconds_per_block)
-    return {system: statistics.median(s for s, _ in values) * 1e3
-            for system, values in samples.items()}
+    return median_ms(interleaved_blocks(worker, ["pytorch", "tinygrad_edu"], net, blocks,
+                                 seconds_per_block))
 
 
 def main(argv: list[str] | None = None) -> None:

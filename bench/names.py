@@ -25,14 +25,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # (before numpy: also in the
 
 import argparse
 import importlib.util
-import statistics
 import sys
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
-from timing import interleaved_blocks, serve_blocks
+from timing import interleaved_blocks, median_ms, serve_blocks
 
 import tinygrad_edu as tg
 from tinygrad_edu import Tensor, optim
@@ -251,10 +250,8 @@ def worker(system: str, kind: str, connection: Connection) -> None:
 
 def measure(kind: str, blocks: int, seconds_per_block: float) -> dict[str, float]:
     """Median ms a step of each system, each in its own process, blocks taking turns."""
-    samples = interleaved_blocks(worker, ["pytorch", "eager", "jit"], kind, blocks,
-                                 seconds_per_block)
-    return {system: statistics.median(s for s, _ in values) * 1e3
-            for system, values in samples.items()}
+    return median_ms(interleaved_blocks(worker, ["pytorch", "eager", "jit"], kind, blocks,
+                                 seconds_per_block))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -381,7 +381,8 @@ def test_ops_without_kernels_call_their_own_methods():
 
 
 # --- code(), nbytes, reset() ------------------------------------------------------------------
-def test_code_shows_the_function_a_replay_runs():
+def jitted_seed_step():
+    """The seed network's plain-SGD training step, jitted (float32)."""
     model = nn.MLP(SEED_SIZES, seed=0)
     optimizer = optim.SGD(model.parameters(), lr=0.1)
 
@@ -392,6 +393,12 @@ def test_code_shows_the_function_a_replay_runs():
         loss.backward()
         optimizer.step()
         return loss
+
+    return train_step
+
+
+def test_code_shows_the_function_a_replay_runs():
+    train_step = jitted_seed_step()
 
     x, y = next(seed_batches(np.float32, 2, batch=10))
     with pytest.raises(KeyError, match="call it once"):
@@ -405,16 +412,7 @@ def test_code_shows_the_function_a_replay_runs():
 
 
 def test_nbytes_and_reset_free_the_buffers():
-    model = nn.MLP(SEED_SIZES, seed=0)
-    optimizer = optim.SGD(model.parameters(), lr=0.1)
-
-    @tg.jit
-    def train_step(x, y):
-        loss = nn.mse_loss(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        return loss
+    train_step = jitted_seed_step()
 
     x, y = next(seed_batches(np.float32, 2, batch=1000))
     train_step(x, y)

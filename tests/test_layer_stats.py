@@ -23,6 +23,19 @@ def batch(seed=1, size=16):
             Tensor(rng.integers(0, 3, size)))
 
 
+def training_step(model, optimizer):
+    """A step as a user writes it: zero, forward, cross-entropy, backward, update."""
+
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
 def test_capture_records_each_layers_output_and_the_gradient_that_reaches_it():
     model, (x, y) = network(), batch()
     stats = viz.layer_stats(model, nn.Tanh)
@@ -52,13 +65,7 @@ def test_the_model_gets_its_classes_back_even_when_the_block_raises():
 def test_a_block_where_no_watched_layer_ran_is_an_error_not_empty_statistics():
     model, (x, y) = network(), batch()
     optimizer = optim.SGD(model.parameters(), lr=0.1)
-
-    def step(x, y):
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
+    step = training_step(model, optimizer)
 
     jitted = tg.jit(step)
     jitted(x, y)  # recorded
@@ -74,13 +81,7 @@ def test_capturing_between_jitted_steps_changes_nothing_they_compute():
     for capture in (False, True):
         model = network()
         optimizer = optim.AdamW(model.parameters(), lr=0.01)
-
-        def step(x, y, model=model, optimizer=optimizer):
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            optimizer.step()
-            return loss
+        step = training_step(model, optimizer)
 
         jitted, stats = tg.jit(step), viz.layer_stats(model, nn.Tanh)
         for i in range(6):
@@ -185,13 +186,7 @@ def test_update_ratios_of_jitted_steps_equal_the_eager_ones():
     for use_jit in (False, True):
         model = network()
         optimizer = optim.AdamW(model.parameters(), lr=0.01)
-
-        def step(x, y, model=model, optimizer=optimizer):
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            optimizer.step()
-            return loss
+        step = training_step(model, optimizer)
 
         run, stats = (tg.jit(step) if use_jit else step), viz.layer_stats(model)
         for _ in range(4):
