@@ -281,6 +281,8 @@ EVERY_OP = {
     ops.Log: (lambda a: a.log(), [(2, 3), None, 0.5]),
     ops.MatMul: (lambda a, b: a @ b, [(2, 3), (3, 4)]),
     ops.LinearOp: (lambda x, w, b: F.linear(x, w, b), [(2, 3), (4, 3), (4,)]),
+    ops.StackedLinearOp: (lambda x, w, b: ops.StackedLinearOp.apply(x, w, b),
+                          [(2, 1, 3), (2, 4, 3), (2, 4)]),  # (one row each: outer products)
     ops.Sum: (lambda a: a.sum(axis=1), [(2, 3)]),
     ops.Max: (lambda a: a.max(axis=0), [(3, 2)]),
     ops.LogSoftmaxOp: (lambda a: a.log_softmax(axis=-1), [(2, 3)]),

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_edu import batching
 from tinygrad_edu.ops.shape import stack
 from tinygrad_edu.tensor import Function, Tensor, enable_grad, is_grad_enabled
 
@@ -188,11 +189,22 @@ class _Recorded:
             result, self.aux = result
         self.single = isinstance(result, Tensor)
         self.outputs = _outputs(transform, result)
-        self.ops, captured = _walk(self.outputs, self.inputs)  # (once: every pass reuses it)
+        self._ops: list[Tensor] | None = None
         self.differentiable = is_grad_enabled() and (
-            _nesting.depth > 0 or any(args[i].requires_grad for i in argnums) or captured)
+            _nesting.depth > 0 or any(args[i].requires_grad for i in argnums)
+            or self._walk()[1])  # (the walk only when the first two do not settle it)
         if has_aux and not self.differentiable:
             self.aux = _detached(self.aux)  # aux is not differentiated (torch.func's rule)
+
+    @property
+    def ops(self) -> list[Tensor]:
+        """The ops between the inputs and the outputs, earliest first (the tangent pass's
+        path; walked once, when a pass first needs it)."""
+        return self._ops if self._ops is not None else self._walk()[0]
+
+    def _walk(self) -> tuple[list[Tensor], bool]:
+        self._ops, captured = _walk(self.outputs, self.inputs)
+        return self._ops, captured
 
     def shaped(self, values: Sequence[Any]) -> Any:
         """Values, one per output, in the structure func returned (one, or a tuple)."""
@@ -233,6 +245,8 @@ def _outputs(transform: str, result: Any) -> tuple[Tensor, ...]:
             isinstance(o, Tensor) for o in outputs):
         raise TypeError(f"{transform}: func must return a Tensor or a tuple of Tensors, got "
                         f"{engine._describe(result)}")
+    if engine._batch_rules is not None and any(isinstance(o, batching.Batched) for o in outputs):
+        raise batching.NotBatchableError(f"{transform} of a value batched by vmap")  # (loop it)
     return outputs
 
 
@@ -449,6 +463,9 @@ def _grad_and_value(transform: str, func: Function_, argnums: Argnums,
 
     def gradient_and_value(*args: Any) -> tuple[Any, Any]:
         positions = _positions(transform, argnums, len(args))
+        if engine._batch_rules is not None and any(isinstance(a, batching.Batched)
+                                                   for a in args):  # vmap(grad(f))
+            return _per_item(transform, func, args, positions, argnums, has_aux)
         recorded = _Recorded(transform, func, args, positions, has_aux)
         if not recorded.single or recorded.outputs[0].numel() != 1:
             raise RuntimeError(f"{transform}: func must return a Tensor of one element (a "
@@ -462,6 +479,56 @@ def _grad_and_value(transform: str, func: Function_, argnums: Argnums,
         return _by_argnums(argnums, gradients), ((value, recorded.aux) if has_aux else value)
 
     return gradient_and_value
+
+
+def _per_item(transform: str, func: Function_, args: Sequence[Any], positions: Sequence[int],
+              argnums: Argnums, has_aux: bool) -> tuple[Any, Any]:
+    """grad inside vmap: every item's gradient in one backward pass.
+
+    Each argument differentiated by becomes a leaf with one row per item (an unbatched
+    argument is repeated, without copying its memory). func's cost is one number per
+    item; backward from their sum fills each leaf's gradient, and since item b's cost
+    depends on row b of the leaves only, row b of a gradient is item b's gradient.
+    """
+    level = max(a.level for a in args if isinstance(a, batching.Batched))
+    size = next(a.batch_size for a in args if isinstance(a, batching.Batched) and a.level == level)
+    if _nesting.depth or (is_grad_enabled() and any(
+            isinstance(args[i], Tensor) and args[i].requires_grad for i in positions)):
+        raise batching.NotBatchableError(f"{transform} inside another transform inside vmap")
+    call, leaves = list(args), []
+    for i in positions:
+        _stand_in(transform, i, args[i])  # (its checks: a floating-point Tensor)
+        given = args[i]
+        rows = (given.value.data if batching.is_batched(given, level)
+                else np.broadcast_to(given.data, (size, *given.shape)))
+        leaf = Tensor._wrap(rows).requires_grad_()
+        leaves.append(leaf)
+        call[i] = batching.Batched(leaf, level)
+    with _inside_a_transform():
+        result = func(*call)
+    aux = None
+    if has_aux:
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise TypeError(f"{transform}: with has_aux=True, func must return a pair "
+                            f"(output, aux), got {engine._describe(result)}")
+        result, aux = result
+    if not (batching.is_batched(result, level) and not isinstance(result.value, batching.Batched)):
+        raise batching.NotBatchableError(f"{transform}: the cost is not batched by this vmap")
+    if result.numel() != 1:
+        raise RuntimeError(f"{transform}: func must return a Tensor of one element (a cost), "
+                           f"got shape {result.shape}; use jacrev or vjp for other outputs")
+    costs = result.value
+    differentiable = is_grad_enabled() and _walk([costs], leaves)[1]  # (captured weights)
+    with enable_grad():
+        grads = engine.grad([costs.sum()], leaves, create_graph=differentiable,
+                            allow_unused=True)
+    owned = _owned([_tensor_of(g, x) for g, x in zip(grads, leaves, strict=True)],
+                   [x.data for x in leaves])
+    gradients = [batching.Batched(g, level) for g in owned]
+    if not differentiable:
+        result = batching.Batched(costs.detach(), level)
+        aux = _detached(aux)
+    return _by_argnums(argnums, gradients), ((result, aux) if has_aux else result)
 
 
 def _shapes(outputs: Sequence[Tensor]) -> str:
@@ -579,31 +646,77 @@ def vmap(func: Function_, in_dims: Any = 0, out_dims: Any = 0) -> Function_:
       same for every item: it comes back once, without a batch axis (an error if it
       differs between items). Keyword arguments are passed to every call unbatched.
 
-    It is a loop: func runs once per item and the results are stacked. That is correct
-    for every op, and differentiable (vmap inside grad, grad inside vmap, vmap in vmap),
-    but no faster than the loop: no op batches natively yet (torch.func has a batching
-    rule per op that runs func once on the whole batch). The batch must not be empty
-    (a loop needs one item to learn the outputs' shapes).
+    func runs once, on the whole batch: each op runs its batching rule (tinygrad_edu/
+    batching.py; `batching.NATIVE` lists the ops that have one, the others run once per
+    item inside that call), and `grad` inside vmap takes every item's gradient in one
+    backward pass. A function that reads a batched tensor's values in Python (`.item()`,
+    `if x > 0`, `.numpy()`), calls backward(), changes a batched tensor in place, or uses
+    another transform than grad inside vmap runs once per item instead, and the results
+    are stacked: slower, the same values. The batch must not be empty.
     """
     _check_callable("vmap", func)
 
     def mapped(*args: Any, **kwargs: Any) -> Any:
         dims = _in_dims(in_dims, args)
         size = _batch_size(args, dims)
-        split = [None if d is None else a.unbind(d) for a, d in zip(args, dims, strict=True)]
-        items: list[Any] = []
-        for b in range(size):
-            item = func(*[a if parts is None else parts[b]
-                          for a, parts in zip(args, split, strict=True)], **kwargs)
-            items.append(_vmap_outputs(item, items[0] if items else None))
-        single = isinstance(items[0], Tensor)
-        count = 1 if single else len(items[0])
-        outs = _out_dims(out_dims, count)
-        results = [_join([item if single else item[k] for item in items], outs[k], k)
-                   for k in range(count)]
-        return results[0] if single else tuple(results)
+        try:
+            return _vmap_at_once(func, args, dims, out_dims, kwargs)
+        except Exception:  # NotBatchableError, or an error the loop will say per item
+            return _vmap_loop(func, args, dims, size, out_dims, kwargs)
 
     return mapped
+
+
+def _vmap_at_once(func: Function_, args: Sequence[Any], dims: Sequence[int | None],
+                  out_dims: Any, kwargs: dict[str, Any]) -> Any:
+    """func called once, on Batched tensors: each op runs its batching rule."""
+    with batching.batching() as level:
+        batched = [a if d is None else batching.Batched(a if d == 0 else a.movedim(d, 0), level)
+                   for a, d in zip(args, dims, strict=True)]
+        result = _vmap_outputs(func(*batched, **kwargs), None)
+    outputs = (result,) if isinstance(result, Tensor) else result
+    outs = _out_dims(out_dims, len(outputs))
+    joined = [_unbatched(o, outs[k], k, level, args, dims) for k, o in enumerate(outputs)]
+    return joined[0] if isinstance(result, Tensor) else tuple(joined)
+
+
+def _unbatched(output: Tensor, dim: int | None, k: int, level: int, args: Sequence[Any],
+               dims: Sequence[int | None]) -> Tensor:
+    """Output k as vmap returns it: its batch axis moved to `dim`."""
+    if not (isinstance(output, batching.Batched) and output.level == level):
+        size = _batch_size(args, dims)  # the same for every item: repeated (a copy)
+        whole = output.reshape(1, *output.shape).expand(size, *output.shape).clone()
+    else:
+        whole = output.value
+    items = whole.shape[0]
+    if dim is None:
+        first = whole[0]
+        if not all(np.array_equal(whole.data[b], first.data) for b in range(1, items)):
+            raise ValueError(f"vmap: out_dims is None for output {k}, but it differs "
+                             "between items; give it a batch axis (an int)")
+        return first
+    ndim = whole.ndim - 1
+    if not -ndim - 1 <= dim <= ndim:
+        raise ValueError(f"vmap: out_dims {dim} is out of range for output {k}: each item "
+                         f"has shape {whole.shape[1:]} (allowed: {-ndim - 1} to {ndim})")
+    return whole.movedim(0, dim) if dim % (ndim + 1) else whole
+
+
+def _vmap_loop(func: Function_, args: Sequence[Any], dims: Sequence[int | None], size: int,
+               out_dims: Any, kwargs: dict[str, Any]) -> Any:
+    """func called once per item, the results stacked: for what cannot run at once."""
+    split = [None if d is None else a.unbind(d) for a, d in zip(args, dims, strict=True)]
+    items: list[Any] = []
+    for b in range(size):
+        item = func(*[a if parts is None else parts[b]
+                      for a, parts in zip(args, split, strict=True)], **kwargs)
+        items.append(_vmap_outputs(item, items[0] if items else None))
+    single = isinstance(items[0], Tensor)
+    count = 1 if single else len(items[0])
+    outs = _out_dims(out_dims, count)
+    results = [_join([item if single else item[k] for item in items], outs[k], k)
+               for k in range(count)]
+    return results[0] if single else tuple(results)
 
 
 def _in_dims(in_dims: Any, args: Sequence[Any]) -> list[int | None]:

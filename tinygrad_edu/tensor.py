@@ -182,6 +182,22 @@ Observers = _ThreadObservers()
 _observers_anywhere = 0  # how many observers are registered in all threads together
 _observers_lock = threading.Lock()  # (+= is not atomic across threads)
 
+# While a function runs under tg.func.vmap (tinygrad_edu/batching.py): what runs an op, or
+# computes a derived value, when an input is batched (None the rest of the time).
+BatchRules = Callable[[type["Function"], Sequence["Tensor"], dict[str, Any]], "Tensor | None"]
+BatchDerived = Callable[[Callable[..., np.ndarray], Sequence["Tensor"]], "Tensor | None"]
+_batch_rules: BatchRules | None = None
+_batch_derived: BatchDerived | None = None
+
+
+def _set_batching(rules: BatchRules | None, derived: BatchDerived | None
+                  ) -> tuple[BatchRules | None, BatchDerived | None]:
+    """Install vmap's two hooks; returns the ones they replace (vmap inside vmap)."""
+    global _batch_rules, _batch_derived
+    before = _batch_rules, _batch_derived
+    _batch_rules, _batch_derived = rules, derived
+    return before
+
 
 @contextlib.contextmanager
 def observing(forward: Callable[[Function, Tensor], None] | None = None,
@@ -251,6 +267,10 @@ def derived(compute: Callable[..., np.ndarray], *sources: Tensor) -> Tensor:
     `detach()`): no gradient flows through it. A jit recording is told how to compute it
     again, so every replay recomputes it from that call's values instead of reusing the
     recorded ones. `compute` takes the sources' arrays; it may raise (value checks)."""
+    if _batch_derived is not None:  # inside vmap: computed for each item of a batched source
+        batched = _batch_derived(compute, sources)
+        if batched is not None:
+            return batched
     out = Tensor._wrap(compute(*[s.data for s in sources]))
     if Recording.active is not None:
         Recording.active.note_derived(compute, sources, out)
@@ -319,6 +339,10 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
         """Run the op forward; link the output to this op when a gradient may be needed."""
+        if _batch_rules is not None:  # inside vmap: a batched input runs the op's batching rule
+            batched = _batch_rules(cls, inputs, params)
+            if batched is not None:
+                return batched
         fn = cls()
         arrays = [t.data for t in inputs]
         try:
@@ -1327,6 +1351,17 @@ class Tensor:
             raise RuntimeError(f"permute: {axes} names {len(axes)} axes, but the tensor of "
                                f"shape {self.shape} has {self.ndim}")
         return ops.Permute.apply(self, axes=normalize_dims("permute", axes, self.ndim))
+
+    def movedim(self, source: int, destination: int) -> Tensor:
+        """The axis `source` moved to position `destination`, the others in their order
+        (PyTorch's `movedim` for one axis): `x.movedim(0, -1)` of shape (2, 3, 4) is (3, 4, 2)."""
+        source = normalize_dim("movedim", source, self.ndim)
+        destination = normalize_dim("movedim", destination, self.ndim)
+        if self.ndim == 0 or source == destination:
+            return ops.Permute.apply(self, axes=tuple(range(self.ndim)))  # (a new view)
+        axes = [a for a in range(self.ndim) if a != source]
+        axes.insert(destination, source)
+        return ops.Permute.apply(self, axes=tuple(axes))
 
     def transpose(self, dim0: int = -2, dim1: int = -1) -> Tensor:
         """Swap two axes (PyTorch's meaning; the last two by default, and then a tensor

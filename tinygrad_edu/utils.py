@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +31,21 @@ def manual_seed(seed: int) -> np.random.Generator:
     return _default_generator
 
 
+class _Randomness(threading.local):
+    # While vmap runs a function on a whole batch at once (batching.py), the exception a
+    # draw raises: one draw for a batched shape would give every item the same numbers, so
+    # vmap runs such a function once per item instead, each item drawing its own.
+    refused: type[Exception] | None = None
+
+
+_randomness = _Randomness()
+
+
 def random_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
     """A numpy Generator from a seed; a Generator passes through, so callers can share one
     stream of random numbers; None gives the default generator (see `manual_seed`)."""
+    if _randomness.refused is not None:
+        raise _randomness.refused("random numbers were drawn inside vmap")
     if seed is None:
         return _default_generator
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

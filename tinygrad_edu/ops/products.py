@@ -22,7 +22,7 @@ from tinygrad_edu.tensor import (
 )
 
 __all__ = [
-    "DivRounding", "Einsum", "LinearOp", "MatMul",
+    "DivRounding", "Einsum", "LinearOp", "MatMul", "StackedLinearOp",
     "add", "bmm", "div", "einsum", "matmul", "mm", "mul", "neg", "pow", "sub",
 ]
 
@@ -60,7 +60,7 @@ class MatMul(Function):
         if self.needs_input_grad[0]:
             da = sum_to_shape(grad2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
         if self.needs_input_grad[1]:
-            db = sum_to_shape(a2.swapaxes(-1, -2) @ grad2, b2.shape).reshape(b.shape)
+            db = sum_to_shape(_product(a2.swapaxes(-1, -2), grad2), b2.shape).reshape(b.shape)
         return da, db
 
     # d(a @ b) = da @ b + a @ db  (the product rule; a term only for what moves)
@@ -68,6 +68,18 @@ class MatMul(Function):
         da, db = tangents
         return tangent_sum(out.shape, None if da is None else da @ b,
                            None if db is None else a @ db)
+
+
+def _product(a: Any, b: Any) -> Any:
+    """a @ b; when the summed axis has length 1 (outer products, as per-example gradients
+    are) a broadcast product: the same numbers, but numpy's `@` runs no BLAS there. Made
+    with the longer axis last (numpy's loop runs along it) and transposed back: 32 products
+    of 784 by 16 took 535 µs by `@`, 200 µs broadcast, 126 µs broadcast the long way."""
+    if not (isinstance(a, np.ndarray) and a.shape[-1] == 1):
+        return a @ b
+    if a.shape[-2] > b.shape[-1]:
+        return (b.swapaxes(-1, -2) * a.swapaxes(-1, -2)).swapaxes(-1, -2)
+    return a * b
 
 
 def _dot(a: Any, b: Any) -> Any:
@@ -117,6 +129,35 @@ class LinearOp(Function):
         dx, dw, db = (*tangents, None)[:3]
         return tangent_sum(out.shape, None if dx is None else _dot(dx, weight.T),
                            None if dw is None else _dot(x, dw.T), db)
+
+
+class StackedLinearOp(Function):
+    """z[b] = x[b] W[b]ᵀ + bias[b] for a stack of B linear layers, one per item: x (B, M,
+    in), W (B, out, in), bias (B, out) → (B, M, out). vmap's rule for a linear layer whose
+    weight differs per item (per-example gradients give each item its own copy): one op
+    where reshapes, a transpose, a product and a sum would be five."""
+
+    name = "stacked_linear"
+
+    def forward(self, x, weight, bias=None):
+        z = x @ weight.swapaxes(-1, -2)
+        return z if bias is None else z + bias[:, None, :]
+
+    # per item, as LinearOp: ∂C/∂x = ∂C/∂z · W, ∂C/∂W = (∂C/∂z)ᵀ · x, ∂C/∂b = Σ_rows ∂C/∂z
+    def backward(self, grad, out, x, weight, bias=None):
+        needs = self.needs_input_grad
+        dx = grad @ weight if needs[0] else None
+        dw = _product(grad.swapaxes(-1, -2), x) if needs[1] else None
+        if bias is None:
+            return dx, dw
+        return dx, dw, grad.sum(axis=1) if needs[2] else None
+
+    # dz[b] = dx[b] W[b]ᵀ + x[b] dW[b]ᵀ + db[b]
+    def jvp(self, tangents, out, x, weight, bias=None):
+        dx, dw, db = (*tangents, None)[:3]
+        return tangent_sum(out.shape, None if dx is None else dx @ weight.swapaxes(-1, -2),
+                           None if dw is None else x @ dw.swapaxes(-1, -2),
+                           None if db is None else db[:, None, :])
 
 
 def _shape_of(value: Any) -> tuple[int, ...]:

@@ -1,0 +1,268 @@
+"""vmap's batching rules (tinygrad_edu/batching.py): a function runs once on the whole batch.
+
+Each case runs vmap natively with the per-item fallbacks switched off (a rule that falls
+back to the loop, or a function vmap would run once per item, fails the test), and
+compares values — and gradients through vmap — with the loop of one call per item. Then
+vmap(grad): per-example gradients in one backward pass, equal to the loop's; what cannot
+be batched (values read in Python, random draws, backward inside) runs once per item and
+gives the loop's results.
+"""
+
+import numpy as np
+import pytest
+
+import tinygrad_edu as tg
+from tinygrad_edu import Tensor, batching, func, nn
+from tinygrad_edu import functional as F
+
+
+def rand(*shape, seed=0):
+    return Tensor(np.random.default_rng(seed).standard_normal(shape))
+
+
+ONE_CALL_PER_ITEM = func._vmap_loop
+
+
+def loop(f, args, in_dims):
+    """The reference: f once per item, stacked (what vmap did before it batched)."""
+    dims = func._in_dims(in_dims, args)
+    return ONE_CALL_PER_ITEM(f, args, dims, func._batch_size(args, dims), 0, {})
+
+
+@pytest.fixture
+def natively(monkeypatch):
+    """vmap with no way back to one call per item: neither for an op nor for the function."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("ran once per item instead of batching natively")
+    monkeypatch.setattr(batching, "_loop", refuse)
+    monkeypatch.setattr(func, "_vmap_loop", refuse)
+
+
+def as_tuple(out):
+    return out if isinstance(out, tuple) else (out,)
+
+
+def check(f, args, in_dims=0, rtol=1e-12):
+    """vmap(f) equals the loop, and so do the gradients of Σ outputs·weights through it."""
+    leaves = [Tensor(a.data.copy(), requires_grad=True) if isinstance(a, Tensor) else a
+              for a in args]
+    got = as_tuple(func.vmap(f, in_dims=in_dims)(*leaves))
+    expected = as_tuple(loop(f, args, in_dims))
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        assert g.shape == e.shape and g.dtype == e.dtype
+        np.testing.assert_allclose(g.data, e.data, rtol=rtol, atol=1e-14)
+    if not any(g.requires_grad for g in got):
+        return
+    weights = [np.random.default_rng(7).standard_normal(g.shape) for g in got]
+    total = sum((g * Tensor(w)).sum() for g, w in zip(got, weights, strict=True)
+                if g.requires_grad)
+    total.backward()
+    for a, leaf in zip(args, leaves, strict=True):
+        if not isinstance(a, Tensor):
+            continue
+        item_leaves = Tensor(a.data.copy(), requires_grad=True)
+        replaced = [item_leaves if x is a else x for x in args]
+        reference = as_tuple(loop(f, replaced, in_dims))
+        (sum((r * Tensor(w)).sum() for r, w in zip(reference, weights, strict=True)
+             if r.requires_grad)).backward()
+        if item_leaves.grad is None:
+            assert leaf.grad is None or not leaf.grad.data.any()
+        else:
+            np.testing.assert_allclose(leaf.grad.data, item_leaves.grad.data, rtol=1e-10,
+                                       atol=1e-12)
+
+
+x5x3, y3, m4x3 = rand(5, 3), rand(5, 3, seed=1), rand(4, 3, seed=2)
+CASES = {
+    # elementwise: item axes line up with unbatched operands of more axes
+    "add, unbatched of more axes": (lambda a, m: a + m, (x5x3, m4x3), (0, None)),
+    "mul, two batched of different ranks": (lambda a, b: a.reshape(3, 1) * b,
+                                            (x5x3, y3), 0),
+    "sub, div, pow, neg": (lambda a, b: (-(a - b) / (b * b + 1.0)) ** 2, (x5x3, y3), 0),
+    "maximum, minimum, clamp": (lambda a, b: tg.maximum(a, b) + tg.minimum(a, b)
+                                + a.clamp(-0.5, 0.5), (x5x3, y3), 0),
+    "where": (lambda a, b: tg.where(np.array([True, False, True]), a, b), (x5x3, y3), 0),
+    "activations": (lambda a: a.sigmoid() + a.tanh() + a.relu() + F.leaky_relu(a, 0.1)
+                    + F.elu(a) + F.softplus(a) + F.gelu(a), (x5x3,), 0),
+    "exp, log, sqrt, abs, sin, cos": (lambda a: (a.exp() + a.abs().log1p() + (a * a).sqrt()
+                                                  + a.sin() * a.cos()), (x5x3,), 0),
+    "cast": (lambda a: a.float().double() * 2.0, (x5x3,), 0),
+    # reductions: axis k of an item is axis k + 1 of the batch
+    "sum of all": (lambda a: a.sum(), (rand(4, 2, 3),), 0),
+    "sum over axes": (lambda a: a.sum(axis=0) + a.sum(axis=(0, -1), keepdims=True).sum(),
+                      (rand(4, 2, 3),), 0),
+    "mean, var, std": (lambda a: a.mean(axis=-1) + a.var(axis=-1) + a.std(),
+                       (rand(4, 2, 3),), 0),
+    "max, logsumexp, log_softmax": (lambda a: a.max(axis=1) + a.max() + a.logsumexp(axis=-1)
+                                    + F.log_softmax(a, dim=-1).sum(axis=-1),
+                                    (rand(4, 2, 3),), 0),
+    "prod, cumsum": (lambda a: a.prod(axis=1) + a.cumsum(axis=-1).sum(axis=1),
+                     (rand(4, 2, 3),), 0),
+    # shapes: the batch axis stays in front
+    "reshape, permute, T": (lambda a: a.reshape(6, -1).T.reshape(1, 2, 3).permute(2, 0, 1),
+                            (rand(4, 2, 3),), 0),
+    "expand": (lambda a: a.reshape(1, 3).expand(2, 3) * 1.0, (x5x3,), 0),
+    "basic indexing": (lambda a: a[None, 1:, ::-1] + a[..., 0:1][None], (rand(4, 2, 3),), 0),
+    "index by an array": (lambda a: a[np.array([2, 0, 2])], (x5x3,), 0),
+    "index by a mask": (lambda a: a[np.array([True, False, True])], (x5x3,), 0),
+    "cat, stack with unbatched": (lambda a, m: tg.cat([a.reshape(1, 3), m], dim=0)
+                                  + tg.stack([a, a], dim=0).sum(), (x5x3, m4x3), (0, None)),
+    "flip": (lambda a: a.flip(0) * a, (rand(4, 2, 3),), 0),
+    # values outside the graph (comparisons, argmax, detach): item by item, no gradient
+    "comparison, argmax, detach": (lambda a: (a > 0).double() * a + a.argmax(-1).double()
+                                   + a.detach() * a, (x5x3,), 0),
+    # products
+    "vector @ unbatched matrix": (lambda a, w: a @ w, (x5x3, rand(3, 4, seed=3)), (0, None)),
+    "unbatched matrix @ vector": (lambda w, a: w @ a, (m4x3, x5x3), (None, 0)),
+    "vector @ vector": (lambda a, b: a @ b, (x5x3, y3), 0),
+    "matrix @ matrix, both batched": (lambda a, b: a @ b, (rand(5, 2, 3), rand(5, 3, 4)), 0),
+    "unbatched stack @ batched matrix": (lambda s, b: s @ b, (rand(2, 4, 3), rand(5, 3, 2)),
+                                         (None, 0)),
+    "batched stack @ unbatched vector": (lambda a, v: a @ v, (rand(5, 2, 4, 3), y3[0]),
+                                         (0, None)),
+    "linear, one weight": (lambda a, w, b: F.linear(a, w, b), (x5x3, m4x3, rand(4, seed=4)),
+                           (0, None, None)),
+    "linear on rows": (lambda a, w: F.linear(a, w), (rand(5, 2, 6, 3), m4x3), (0, None)),
+    "linear, a weight per item": (lambda a, w, b: F.linear(a, w, b),
+                                  (x5x3, rand(5, 4, 3), rand(5, 4)), 0),
+    "linear, a weight per item, rows": (lambda a, w: F.linear(a, w),
+                                        (rand(5, 2, 3), rand(5, 4, 3)), 0),
+    # losses and images
+    "mse_loss mean, sum, none": (lambda a, b: F.mse_loss(a, b) + F.mse_loss(a, b, reduction="sum")
+                                 + F.mse_loss(a, b, reduction="none").sum(), (x5x3, y3), 0),
+    "conv2d and max_pool2d": (lambda a, w: F.max_pool2d(F.conv2d(a, w, padding=1), 2),
+                              (rand(3, 2, 1, 4, 4), rand(2, 1, 3, 3, seed=5)), (0, None)),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_op_batches_natively_and_equals_the_loop(name, natively):
+    f, args, in_dims = CASES[name]
+    check(f, args, in_dims)
+
+
+def test_in_dims_and_out_dims_move_the_batch_axis(natively):
+    xs = rand(3, 5)  # batched along axis 1
+    out = func.vmap(lambda a: a * 2.0, in_dims=1, out_dims=-1)(xs)
+    np.testing.assert_array_equal(out.data, xs.data * 2.0)
+    shared = func.vmap(lambda a, w: (a * w, w * 2.0), in_dims=(0, None), out_dims=(0, None))
+    _, twice = shared(xs, rand(5))
+    assert twice.shape == (5,)
+
+
+def test_nested_vmap_batches_both_levels(natively):
+    xs, ys = rand(2, 3), rand(4, 3, seed=1)
+    out = func.vmap(lambda a: func.vmap(lambda b: (a * b).sum())(ys))(xs)
+    np.testing.assert_allclose(out.data, xs.data @ ys.data.T, rtol=1e-12)
+
+
+def seed_network_cost(*args):
+    """The digit network's squared-error cost of one example (x, y), weights first."""
+    *params, x, y = args
+    a = x[None]
+    for w, b in zip(params[0::2], params[1::2], strict=True):
+        a = F.linear(a, w, b).sigmoid()  # a(l) = σ(W a(l−1) + b)
+    return F.mse_loss(a, y[None])
+
+
+def seed_network(batch=6):
+    model = nn.MLP([12, 5, 4, 3], seed=0, dtype=np.float64)
+    rng = np.random.default_rng(1)
+    params = [Tensor(p.data.copy()) for p in model.parameters()]
+    return params, Tensor(rng.random((batch, 12))), Tensor(np.eye(3)[rng.integers(0, 3, batch)])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_vmap_of_grad_gives_per_example_gradients_in_one_pass(natively, dtype):
+    params, x, y = seed_network()
+    params = [p.to(dtype) for p in params]
+    x, y = x.to(dtype), y.to(dtype)
+    argnums = tuple(range(len(params)))
+    grads = func.vmap(func.grad(seed_network_cost, argnums),
+                      in_dims=(None,) * len(params) + (0, 0))(*params, x, y)
+    for b in range(x.shape[0]):
+        one = func.grad(seed_network_cost, argnums)(*params, x[b], y[b])
+        for g, e in zip(grads, one, strict=True):
+            assert g.dtype == dtype
+            np.testing.assert_allclose(g.data[b], e.data, rtol=1e-5 if dtype == np.float32
+                                       else 1e-12, atol=1e-7)
+
+
+def test_grad_with_aux_grad_and_value_and_batched_parameters(natively):
+    ws, xs = rand(4, 3), rand(4, 3, seed=1)  # a weight per item, as in_dims 0 says
+
+    def cost(w, x):
+        z = (w * x).sum()
+        return z * z, z
+
+    grads, aux = func.vmap(func.grad(cost, has_aux=True))(ws, xs)
+    z = (ws.data * xs.data).sum(axis=1)
+    np.testing.assert_allclose(grads.data, 2 * z[:, None] * xs.data, rtol=1e-12)
+    np.testing.assert_allclose(aux.data, z, rtol=1e-12)
+    grads, values = func.vmap(func.grad_and_value(lambda w, x: cost(w, x)[0]))(ws, xs)
+    np.testing.assert_allclose(grads.data, 2 * z[:, None] * xs.data, rtol=1e-12)
+    np.testing.assert_allclose(values.data, z * z, rtol=1e-12)
+
+
+def test_per_example_gradients_stay_differentiable_in_a_captured_weight(natively):
+    w = Tensor(np.random.default_rng(3).standard_normal(3), requires_grad=True)
+    xs = rand(5, 3)
+    per_example = func.vmap(func.grad(lambda x: ((x * w).sigmoid() ** 2).sum()))(xs)
+    (per_example * per_example).sum().backward()
+    native = w.grad.data.copy()
+    w.grad = None
+    looped = loop(func.grad(lambda x: ((x * w).sigmoid() ** 2).sum()), (xs,), 0)
+    (looped * looped).sum().backward()
+    np.testing.assert_allclose(native, w.grad.data, rtol=1e-12)
+
+
+def test_what_cannot_batch_runs_once_per_item_with_the_loops_results():
+    xs = rand(4, 3)
+    calls = []
+
+    def reads_values(a):
+        calls.append(1)
+        return a * 2.0 if a.sum().item() > 0 else a * -1.0  # Python control flow on a value
+
+    out = func.vmap(reads_values)(xs)
+    expected = [x * 2.0 if x.sum() > 0 else -x for x in xs.data]
+    np.testing.assert_allclose(out.data, expected)
+    assert len(calls) == 1 + 4  # the attempt at once, then once per item
+
+    def calls_backward(a):
+        leaf = Tensor(a.data, requires_grad=True)
+        (leaf * leaf).sum().backward()
+        return leaf.grad
+
+    np.testing.assert_allclose(func.vmap(calls_backward)(xs).data, 2 * xs.data)
+
+
+def test_random_draws_give_each_item_its_own_numbers_as_the_loop():
+    xs = Tensor(np.ones((4, 1000)))
+    tg.manual_seed(0)
+    out = func.vmap(lambda a: F.dropout(a, 0.5, training=True))(xs)
+    tg.manual_seed(0)
+    expected = loop(lambda a: F.dropout(a, 0.5, training=True), (xs,), 0)
+    np.testing.assert_array_equal(out.data, expected.data)
+    assert not np.array_equal(out.data[0], out.data[1])  # each item its own mask
+
+
+def test_an_error_inside_names_one_items_shapes():
+    with pytest.raises(ValueError, match=r"\(3,\).*\(4,\)|\(4,\).*\(3,\)|shapes"):
+        func.vmap(lambda a, b: a @ b, in_dims=(0, None))(rand(5, 3), rand(4))
+
+
+def test_native_list_names_the_batched_ops():
+    assert {"add", "linear", "matmul", "sum", "getitem", "mse_loss"} <= set(batching.NATIVE)
+
+
+def test_movedim_moves_one_axis_as_numpy_and_passes_the_gradient_back():
+    x = Tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    for source, destination in [(0, -1), (2, 0), (1, 1), (-1, 1)]:
+        np.testing.assert_array_equal(x.movedim(source, destination).data,
+                                      np.moveaxis(x.data, source, destination))
+    (x.movedim(0, -1) * Tensor(np.moveaxis(x.data, 0, -1))).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, x.data)
+    with pytest.raises(IndexError, match="movedim"):
+        x.movedim(3, 0)
