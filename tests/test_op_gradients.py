@@ -304,6 +304,8 @@ EVERY_OP = {
     **EVERY_OP_ELEMENTWISE, **EVERY_OP_REDUCE, **EVERY_OP_SHAPE, **EVERY_OP_PRODUCTS,
     **EVERY_OP_INDEXING, **EVERY_OP_LOSSES,
     ops.LSTMCellOp: (lambda a, b, c: ops.LSTMCellOp.apply(a, b, c), [(2, 12), (2, 12), (2, 3)]),
+    ops.LSTMLayerOp: (lambda *inputs: ops.LSTMLayerOp.apply(*inputs),
+                      [(3, 2, 4), (2, 3), (2, 3), (12, 4), (12, 3), (12,)]),
 }
 
 

@@ -7,8 +7,9 @@ import warnings
 import numpy as np
 import pytest
 
-from tinygrad_edu import Tensor, gradcheck, gradgradcheck, manual_seed, nn
-from tinygrad_edu.nn.recurrent import LSTMCellOp, gru_step, lstm_step
+from tinygrad_edu import Tensor, func, gradcheck, gradgradcheck, manual_seed, nn
+from tinygrad_edu.nn.recurrent import LSTMCellOp, LSTMLayerOp, gru_step, lstm_step
+from tinygrad_edu.ops import stack
 
 DTYPES = [np.float32, np.float64]
 TOLERANCE = {np.float32: {"rtol": 1e-5, "atol": 1e-6},
@@ -331,6 +332,62 @@ def test_lstm_cell_op_gradients_to_second_order():
              for shape in [(2, 12), (2, 12), (2, 3)]]
     assert gradcheck(lambda a, b, c: LSTMCellOp.apply(a, b, c), parts)
     assert gradgradcheck(lambda a, b, c: LSTMCellOp.apply(a, b, c), parts)
+
+
+def layer_op_inputs(bias=True, seed=6):
+    """x over 3 steps (batch 2, input 2), h0, c0, W_ih, W_hh (hidden 3) and b, float64."""
+    rng = np.random.default_rng(seed)
+    shapes = [(3, 2, 2), (2, 3), (2, 3), (12, 2), (12, 3)] + ([(12,)] if bias else [])
+    return [Tensor(rng.uniform(-1, 1, shape), requires_grad=True) for shape in shapes]
+
+
+def cell_by_cell(x, h, c, w_ih, w_hh, b=None):
+    """What LSTMLayerOp computes, written with the readable cell: lstm_step per step."""
+    hs, cs = [], []
+    for t in range(x.shape[0]):
+        h, c = lstm_step(x[t] @ w_ih.T + (0 if b is None else b), (h, c), w_hh, None)
+        hs.append(h)
+        cs.append(c)
+    return stack([stack(hs), stack(cs)])
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_lstm_layer_op_equals_the_cell_step_by_step(bias):
+    """Values, gradients (a random output gradient) and forward-mode tangents of the layer
+    op against the same loop written with lstm_step."""
+    inputs = layer_op_inputs(bias)
+    ours, reference = LSTMLayerOp.apply(*inputs), cell_by_cell(*inputs)
+    np.testing.assert_allclose(ours.data, reference.data, rtol=1e-12, atol=1e-14)
+    u = Tensor(np.random.default_rng(7).standard_normal(ours.shape))
+    gradients = []
+    for run in (LSTMLayerOp.apply, cell_by_cell):
+        for t in inputs:
+            t.grad = None
+        (run(*inputs) * u).sum().backward()
+        gradients.append([t.grad.data for t in inputs])
+    for by_op, by_cell in zip(*gradients, strict=True):
+        np.testing.assert_allclose(by_op, by_cell, rtol=1e-10, atol=1e-12)
+    directions = tuple(np.random.default_rng(8).standard_normal(t.shape) for t in inputs)
+    plain = tuple(Tensor(t.data) for t in inputs)
+    moved = [func.jvp(run, plain, directions)[1].data for run in (LSTMLayerOp.apply,
+                                                                  cell_by_cell)]
+    np.testing.assert_allclose(moved[0], moved[1], rtol=1e-10, atol=1e-12)
+
+
+def test_lstm_layer_op_gradients_to_second_order_without_bias():
+    inputs = layer_op_inputs(bias=False)
+    assert gradcheck(LSTMLayerOp.apply, inputs)
+    assert gradgradcheck(LSTMLayerOp.apply, inputs)
+
+
+def test_lstm_layer_second_derivatives_through_both_directions():
+    """create_graph through nn.LSTM (two layers, both directions, initial states): the
+    layer op's backward on Tensors, differentiated again."""
+    layer = nn.LSTM(2, 3, num_layers=2, bidirectional=True, dtype=np.float64, seed=2)
+    rng = np.random.default_rng(4)
+    x, h0, c0 = (Tensor(rng.standard_normal(shape), requires_grad=True)
+                 for shape in [(3, 2, 2), (4, 2, 3), (4, 2, 3)])
+    assert gradgradcheck(lambda x, h0, c0: layer(x, (h0, c0))[0], [x, h0, c0])
 
 
 def test_lstm_cell_op_is_stable_for_large_sums():

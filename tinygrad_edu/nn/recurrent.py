@@ -15,8 +15,10 @@ Read `gru_step` and `lstm_step` first: each is a few lines, the equations in com
 forward and its gradient are written out side by side). The cells (`RNNCell`, `GRUCell`,
 `LSTMCell`) run one step; the layers (`RNN`, `GRU`, `LSTM`) run a whole sequence, in stacked layers,
 optionally in both directions, with a Python loop over time steps (each step needs the
-previous step's h). Gradients come from the ops the steps are made of: backpropagation
-through time is backward() walking that loop's graph.
+previous step's h). RNN's and GRU's gradients come from the ops the steps are made of:
+backpropagation through time is backward() walking that loop's graph. The LSTM layer runs
+its loop inside one op, `LSTMLayerOp` (ops/recurrent.py), as PyTorch does: there the
+backpropagation through time is written out, a loop from the last step back.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import numpy as np
 
 from tinygrad_edu import functional
 from tinygrad_edu.nn.module import Module, Parameter, _not_a_tensor
-from tinygrad_edu.ops import LSTMCellOp, cat, stack
+from tinygrad_edu.ops import LSTMCellOp, LSTMLayerOp, cat, stack
 from tinygrad_edu.tensor import DEFAULT_DTYPE, Tensor
 from tinygrad_edu.utils import random_generator
 
@@ -329,10 +331,11 @@ class _RecurrentBase(Module):
 
         The sequence is kept as a list of time steps, split once and stacked once at the
         end: each step's input part is its own small product. (PyTorch makes the input
-        parts of all steps in one product before the loop. Here that measured 7–12% slower
-        for bench/layers.py's LSTM and GRU: each step's slice of the big product has a
-        gradient of the whole product's size (a slice's backward knows no other), so
-        backward adds up L such arrays; and BLAS runs the small products nearly as fast.)"""
+        parts of all steps in one product before the loop. With a loop of ops that
+        measured 7–12% slower for bench/layers.py's GRU: each step's slice of the big
+        product has a gradient of the whole product's size (a slice's backward knows no
+        other), so backward adds up L such arrays. The LSTM runs its loop inside one op,
+        `LSTMLayerOp`, which takes no slices: it makes the one product.)"""
         steps, finals = list(x.unbind(0)), []
         for layer in range(self.num_layers):
             if layer > 0 and self.training and self.dropout > 0:
@@ -435,8 +438,34 @@ class LSTM(_RecurrentBase):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, seed, dtype)
 
-    def _step(self) -> Callable[..., Any]:
-        return lstm_step
+    def _layers(self, x: Tensor, states: list[State]) -> tuple[Tensor, list[State]]:
+        """Every layer in turn, each direction of it one op over the whole sequence x (L,
+        batch, features) below, as PyTorch runs an LSTM."""
+        finals: list[State] = []
+        for layer in range(self.num_layers):
+            if layer > 0 and self.training and self.dropout > 0:
+                x = _dropout(x, self.dropout)
+            outputs = []
+            for k in range(layer * self.directions, (layer + 1) * self.directions):
+                output, final = self._run_layer(x, states[k], k)
+                outputs.append(output)
+                finals.append(final)
+            x = outputs[0] if len(outputs) == 1 else cat(outputs, -1)  # directions side by side
+        return x, finals
+
+    def _run_layer(self, x: Tensor, state: State, k: int) -> tuple[Tensor, State]:
+        """Layer-direction k over the sequence x (L, batch, features): its h_t at every
+        step (L, batch, hidden) and its final (h, c)."""
+        weight_ih, weight_hh, bias_ih, bias_hh = self._weights(k)
+        # b_ih and b_hh add to every step's sums alike: one bias, their sum
+        biases = [] if bias_ih is None or bias_hh is None else [bias_ih + bias_hh]
+        reverse = k % self.directions == 1  # the second direction reads from the end:
+        if reverse:  # the same loop over the sequence flipped in time
+            x = x.flip(0)
+        h0, c0 = state  # type: ignore[misc]
+        hs_and_cs = LSTMLayerOp.apply(x, h0, c0, weight_ih, weight_hh, *biases)  # (2, L, …)
+        hs = hs_and_cs[0].flip(0) if reverse else hs_and_cs[0]
+        return hs, (hs_and_cs[0, -1], hs_and_cs[1, -1])  # the state after the last step
 
     def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None  # type: ignore[override]
                 ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
