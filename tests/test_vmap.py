@@ -10,6 +10,8 @@ gives the loop's results.
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinygrad_edu as tg
 from tinygrad_edu import Tensor, batching, func, nn
@@ -266,3 +268,61 @@ def test_movedim_moves_one_axis_as_numpy_and_passes_the_gradient_back():
     np.testing.assert_array_equal(x.grad.data, x.data)
     with pytest.raises(IndexError, match="movedim"):
         x.movedim(3, 0)
+
+
+# A random chain of batched ops, native against the loop: shapes and ops drawn by hypothesis.
+UNARY = [lambda a: a.sigmoid(), lambda a: a * a, lambda a: a.sum(axis=-1, keepdims=True) - a,
+         lambda a: F.log_softmax(a, dim=-1), lambda a: a.T.reshape(a.shape) * 0.5,
+         lambda a: a.max(axis=0) + a, lambda a: a[..., ::-1].tanh(), lambda a: a.mean() + a]
+BINARY = [lambda a, b: a + b, lambda a, b: a * b.exp(), lambda a, b: (a @ b.T) @ b * 0.1,
+          lambda a, b: tg.maximum(a, b)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 3), cols=st.integers(1, 4), batch=st.integers(1, 4),
+       steps=st.lists(st.tuples(st.integers(0, len(UNARY) - 1),
+                                st.integers(0, len(BINARY) - 1)), min_size=1, max_size=4),
+       shared_second=st.booleans())
+def test_random_chains_of_ops_batch_natively_as_the_loop(rows, cols, batch, steps,
+                                                         shared_second):
+    def chain(a, b):
+        for u, v in steps:
+            a = BINARY[v](UNARY[u](a), b)
+        return a
+
+    xs = rand(batch, rows, cols)
+    second = rand(rows, cols, seed=1) if shared_second else rand(batch, rows, cols, seed=1)
+    in_dims = (0, None if shared_second else 0)
+    expected = loop(chain, (xs, second), in_dims)
+    with pytest.MonkeyPatch.context() as patch:  # (natively, as the fixture above)
+        patch.setattr(batching, "_loop", None)
+        patch.setattr(func, "_vmap_loop", None)
+        got = func.vmap(chain, in_dims=in_dims)(xs, second)
+    np.testing.assert_allclose(got.data, expected.data, rtol=1e-12, atol=1e-12)
+
+
+def test_two_threads_running_vmap_at_once_get_their_own_results():
+    import threading
+
+    xs, ys = rand(8, 5), rand(8, 5, seed=1)
+    results, errors = {}, []
+
+    def work(name, data, scale):
+        try:
+            for _ in range(30):
+                out = func.vmap(func.grad(lambda a: ((a * scale).sigmoid() ** 2).sum()))(data)
+                results.setdefault(name, []).append(out.data.copy())
+        except Exception as error:  # (reported below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=("x", xs, 2.0)),
+               threading.Thread(target=work, args=("y", ys, -3.0))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for name, data, scale in (("x", xs, 2.0), ("y", ys, -3.0)):
+        expected = loop(func.grad(lambda a, s=scale: ((a * s).sigmoid() ** 2).sum()), (data,), 0)
+        for got in results[name]:
+            np.testing.assert_allclose(got, expected.data, rtol=1e-12)

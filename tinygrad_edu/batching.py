@@ -23,6 +23,7 @@ import contextlib
 import importlib
 import inspect
 import itertools
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -146,29 +147,38 @@ for _method in ("__array__", "__getitem__", "__setitem__", "__iter__", "__len__"
 # Entering vmap: Function.apply hands ops with a Batched input to `run`
 # ----------------------------------------------------------------------------------------
 _levels = itertools.count(1)
+_running = 0  # how many vmaps run now, in all threads: the hooks stay while one does
+_running_lock = threading.Lock()
 
 
 @contextlib.contextmanager
 def batching() -> Iterator[int]:
     """While the function runs under vmap: ops check their inputs for Batched tensors.
     Gives the level of this vmap (vmap inside vmap: a higher one)."""
-    hooks, refused = engine._set_batching(run, run_derived), utils._randomness.refused
-    utils._randomness.refused = NotBatchableError
+    global _running
+    with _running_lock:
+        _running += 1
+        engine._set_batching(run, run_derived)
+    refused, utils._randomness.refused = utils._randomness.refused, NotBatchableError
     try:
         yield next(_levels)
     finally:
-        engine._set_batching(*hooks)
         utils._randomness.refused = refused
+        with _running_lock:
+            _running -= 1
+            if _running == 0:
+                engine._set_batching(None, None)
 
 
 def run(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any]) -> Tensor | None:
     """The op on a batch, by its rule (or once per item); None if no input is batched."""
-    level = max((t.level for t in inputs if isinstance(t, Batched)), default=0)
+    level = size = 0
+    for t in inputs:  # (one plain loop: every op inside vmap passes here)
+        if type(t) is Batched and t.level > level:
+            level, size = t.level, t.batch_size
     if level == 0:
         return None
-    rule = RULES.get(cls, _loop)
-    size = next(t.batch_size for t in inputs if isinstance(t, Batched) and t.level == level)
-    return rule(cls, list(inputs), params, size, level)
+    return RULES.get(cls, _loop)(cls, list(inputs), params, size, level)
 
 
 def run_derived(compute: Callable[..., np.ndarray], sources: Sequence[Tensor]) -> Tensor | None:

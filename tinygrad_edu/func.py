@@ -67,13 +67,14 @@ def push_tangents(outputs: Sequence[Tensor], inputs: Sequence[Tensor],
     the walk's result (`_walk(outputs, inputs)[0]`), when many tangents take the same path.
     """
     tangent: dict[int, Any] = {id(x): dx for x, dx in zip(inputs, tangents, strict=True)}
+    latest_change = engine._latest_change  # (no rule changes anything in place)
     for out in _walk(outputs, inputs)[0] if ops is None else ops:
         fn = out._ctx
         assert fn is not None  # (_walk returns outputs of ops only)
         given = [tangent.get(id(x)) for x in fn.inputs]
         if all(g is None for g in given):  # nothing this op reads moves
             continue
-        if engine._latest_change > out._created:  # an input changed in place since
+        if latest_change > out._created:  # an input changed in place since
             engine._check_versions(fn, out)
         if differentiable:
             moved = fn.jvp(given, out, *fn.inputs)
@@ -217,15 +218,20 @@ class _Recorded:
 
 def _stand_in(transform: str, position: int, value: Any) -> Tensor:
     """The variable a transform differentiates by, in place of the caller's tensor."""
+    _check_differentiable(transform, position, value)
+    if value.requires_grad and is_grad_enabled():
+        return _Input.apply(value)  # in the caller's graph: the caller can differentiate again
+    return Tensor._wrap(value.data).requires_grad_()  # a leaf of its own (same memory)
+
+
+def _check_differentiable(transform: str, position: int, value: Any) -> None:
+    """An argument to differentiate by must be a floating-point Tensor."""
     if not isinstance(value, Tensor):
         raise TypeError(f"{transform}: argument {position} must be a Tensor to differentiate "
                         f"by, got {engine._describe(value)}")
     if value.dtype.kind != "f":  # (np.issubdtype says the same, 10 times slower)
         raise TypeError(f"{transform}: argument {position} has dtype {value.dtype}; only "
                         "floating-point tensors have derivatives (use .double() or .float())")
-    if value.requires_grad and is_grad_enabled():
-        return _Input.apply(value)  # in the caller's graph: the caller can differentiate again
-    return Tensor._wrap(value.data).requires_grad_()  # a leaf of its own (same memory)
 
 
 def _detached(value: Any) -> Any:
@@ -497,7 +503,7 @@ def _per_item(transform: str, func: Function_, args: Sequence[Any], positions: S
         raise batching.NotBatchableError(f"{transform} inside another transform inside vmap")
     call, leaves = list(args), []
     for i in positions:
-        _stand_in(transform, i, args[i])  # (its checks: a floating-point Tensor)
+        _check_differentiable(transform, i, args[i])
         given = args[i]
         rows = (given.value.data if batching.is_batched(given, level)
                 else np.broadcast_to(given.data, (size, *given.shape)))
