@@ -1824,18 +1824,28 @@ _FIELDS = tuple(field for field in Tensor.__slots__ if field != "__weakref__")
 
 
 class RemovableHandle:
-    """What `register_hook` returns: `handle.remove()` takes the hook away."""
+    """What `register_hook` (and a module's `register_forward_hook`) returns:
+    `handle.remove()` takes the hook away; `with handle:` removes it on leaving."""
 
     _next_id = 0
 
-    def __init__(self, hooks: dict[int, Callable]) -> None:
+    def __init__(self, hooks: dict[int, Callable], on_remove: Callable[[], None] | None = None
+                 ) -> None:
         RemovableHandle._next_id += 1
         self.id = RemovableHandle._next_id
         self._hooks = hooks
+        self._on_remove = on_remove  # (a module with no hooks left gets its class back)
 
     def remove(self) -> None:
         """Take the hook away (removing it twice is harmless)."""
-        self._hooks.pop(self.id, None)
+        if self._hooks.pop(self.id, None) is not None and self._on_remove is not None:
+            self._on_remove()
+
+    def __enter__(self) -> RemovableHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
 
 
 def _check_assigned_grad(tensor: Tensor, value: Any) -> None:

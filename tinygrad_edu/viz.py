@@ -732,21 +732,6 @@ def _first_tensor(out: Any) -> Tensor | None:
 
 
 def _watch(module: Any, name: str, record: Any) -> Any:
-    """Make `module(x)` also call `record(name, output)`; returns the undo.
-
-    A forward hook without one in Module: the instance is given, for the duration, a
-    subclass of its own class whose call records (a class-level change, since `module(x)`
-    looks `__call__` up on the class). Same name, same parameters, isinstance unchanged;
-    only this instance is touched, and the undo gives it its class back."""
-    original = type(module)
-
-    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        out = original.__call__(self, *args, **kwargs)
-        record(name, out)
-        return out
-
-    watched = type(original.__name__, (original,), {
-        "__call__": call, "__module__": original.__module__,
-        "__qualname__": original.__qualname__, "__doc__": original.__doc__})
-    object.__setattr__(module, "__class__", watched)  # (not a model change: jit unaffected)
-    return lambda: object.__setattr__(module, "__class__", original)
+    """Make `module(x)` also call `record(name, output)` (a forward hook that only looks:
+    jit records stay valid); returns the undo."""
+    return module._watch_output(lambda _, __, out: record(name, out)).remove

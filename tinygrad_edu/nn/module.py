@@ -12,6 +12,7 @@ import numpy as np
 
 from tinygrad_edu.tensor import (
     Recording,
+    RemovableHandle,
     Tensor,
     _describe,
     no_grad,
@@ -51,6 +52,59 @@ class Buffer(Tensor):
 
     __slots__ = ()
 
+
+
+class _Hooks:
+    """A module's forward hooks. Calling a layer runs its forward directly (no step through
+    Module.__call__: see Module.__init_subclass__), so a module with hooks is given a
+    subclass of its own class whose call runs them, and its class back when the last hook
+    is removed. Same name, same parameters, isinstance unchanged, only that instance."""
+
+    def __init__(self, module: Module) -> None:
+        self.before: dict[int, Any] = {}
+        self.after: dict[int, Any] = {}
+        self.module, self.original = module, type(module)
+        hooks, original = self, self.original
+
+        def call(self: Module, *args: Any, **kwargs: Any) -> Any:
+            for hook in list(hooks.before.values()):
+                replaced = hook(self, args)
+                if replaced is not None:
+                    args = replaced if isinstance(replaced, tuple) else (replaced,)
+            out = original.__call__(self, *args, **kwargs)
+            for hook in list(hooks.after.values()):
+                replaced = hook(self, args, out)
+                if replaced is not None:
+                    out = replaced
+            return out
+
+        self.hooked = type(original.__name__, (original,), {
+            "__call__": call, "_hooks": self, "__module__": original.__module__,
+            "__qualname__": original.__qualname__, "__doc__": original.__doc__})
+
+    def add(self, kind: dict[int, Any], hook: Any, changes_model: bool = True
+            ) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"{self.original.__name__}: a hook must be a function, got "
+                            f"{_describe(hook)}")
+        handle = RemovableHandle(kind, lambda: self.unhook_if_empty(changes_model))
+        kind[handle.id] = hook
+        object.__setattr__(self.module, "__class__", self.hooked)
+        if changes_model:  # a hook may change what the module returns: a jit record
+            note_model_change()  # made without it records again (and after its removal)
+        return handle
+
+    def unhook_if_empty(self, changes_model: bool) -> None:
+        if changes_model:
+            note_model_change()
+        if not (self.before or self.after) and type(self.module) is self.hooked:
+            object.__setattr__(self.module, "__class__", self.original)
+
+
+def _hooks_of(module: Module) -> _Hooks:
+    """The module's hooks (made at the first one)."""
+    hooks = type(module).__dict__.get("_hooks")
+    return hooks if isinstance(hooks, _Hooks) and hooks.module is module else _Hooks(module)
 
 
 # ----------------------------------------------------------------------------------------
@@ -146,6 +200,29 @@ class Module:
         for module in reversed(list(self.modules())):
             fn(module)
         return self
+
+    def register_forward_pre_hook(self, hook: Callable[[Module, tuple[Any, ...]], Any]
+                                  ) -> RemovableHandle:
+        """Call `hook(module, args)` before each forward, as PyTorch does; what it returns,
+        if not None, replaces the positional arguments (a tuple, or one value). Returns a
+        handle whose `remove()` takes the hook off."""
+        hooks = _hooks_of(self)
+        return hooks.add(hooks.before, hook)
+
+    def register_forward_hook(self, hook: Callable[[Module, tuple[Any, ...], Any], Any]
+                              ) -> RemovableHandle:
+        """Call `hook(module, args, output)` after each forward, as PyTorch does (to look
+        at activations, say); what it returns, if not None, replaces the output. Returns a
+        handle whose `remove()` takes the hook off."""
+        hooks = _hooks_of(self)
+        return hooks.add(hooks.after, hook)
+
+    def _watch_output(self, hook: Callable[[Module, tuple[Any, ...], Any], Any]
+                      ) -> RemovableHandle:
+        """A forward hook that only looks (viz.layer_stats): a jit record made without
+        it stays valid (its replays call no layer, so the hook does not run then)."""
+        hooks = _hooks_of(self)
+        return hooks.add(hooks.after, hook, changes_model=False)
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """The direct sub-modules with their attribute names."""
