@@ -85,6 +85,41 @@ def test_plain_sgd_with_a_schedule_and_clipping_replays_bit_for_bit():
     assert all(np.array_equal(a, b) for a, b in zip(eager[0], replayed[0], strict=True))
 
 
+@pytest.mark.parametrize("order", ["no zero_grad", "zero_grad after backward",
+                                   ".grad kept between calls"])
+def test_plain_sgd_reads_each_grad_when_the_step_did_not_just_fill_it(order):
+    # the update takes the gradients the replay put into empty .grads as they are
+    # (fresh_grads); gradients added into old ones, or cleared before step(), are looked up
+    def run(use_jit):
+        model = nn.MLP([6, 4, 3], seed=1)
+        optimizer = optim.SGD(model.parameters(), lr=0.2)
+
+        def step(x, y):
+            loss = nn.mse_loss(model(x), y)
+            loss.backward()
+            if order == "zero_grad after backward":
+                optimizer.zero_grad()
+            optimizer.step()
+            return loss
+
+        step = tg.jit(step) if use_jit else step
+        rng = np.random.default_rng(6)
+        kept = []
+        for i in range(6):
+            if order != "no zero_grad" and i % 2 == 0:
+                optimizer.zero_grad()
+            step(Tensor(rng.random((3, 6)).astype(np.float32)),
+                 Tensor(rng.random((3, 3)).astype(np.float32)))
+            if order == ".grad kept between calls":
+                kept.append(model[0].weight.grad)  # (a later step adds into it)
+        return [p.data.copy() for p in model.parameters()], [
+            None if g is None else g.data.copy() for g in kept]
+
+    (eager, eager_kept), (replayed, replayed_kept) = run(False), run(True)
+    assert all(np.array_equal(a, b) for a, b in zip(eager, replayed, strict=True))
+    assert all(np.array_equal(a, b) for a, b in zip(eager_kept, replayed_kept, strict=True))
+
+
 def test_an_sgd_setting_changed_between_calls_takes_effect():
     """lr made a numpy float64 (a strong scalar: lr·g in float64), then momentum switched on
     after recording: each call computes what SGD.update computes."""
@@ -166,6 +201,42 @@ def test_each_kernel_gives_eagers_bits(name, dtype):
     for kernel in kernels:  # a kernel's lines say which method they mirror
         assert f"({kernel}.forward)" in source, kernel
         assert f"({kernel}.backward)" in source, kernel
+
+
+def same_bits(a, b):  # (np.array_equal takes -0.0 for 0.0 and no NaN for equal)
+    return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a.view(np.uint8),
+                                                                        b.view(np.uint8))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log_softmax_over_many_short_rows_gives_eagers_bits(dtype):
+    # 128 rows of 10: the kernel takes the maxima from a transposed copy (max_by_columns);
+    # rows whose maximum is +0 or -0 or NaN go back to eager's order, which picks the sign
+    weights = Tensor(np.random.default_rng(5).standard_normal((128, 10)).astype(dtype))
+
+    def step(x):
+        out = F.log_softmax(x, dim=-1)
+        (out * weights).sum().backward()
+        return out
+
+    replayed = tg.jit(step)
+    rng = np.random.default_rng(4)
+    for case in ("random", "zeros", "nan", "random"):
+        values = (rng.standard_normal((128, 10)) * 3).astype(dtype)
+        if case == "zeros":  # maxima of +0 and -0, with both in some rows
+            values[::2] = -np.abs(values[::2])
+            values[::2, 3] = 0.0
+            values[1::4] = -0.0
+            values[3::4, ::2] = 0.0
+        if case == "nan":
+            values[7, 2] = np.nan
+            values[9, :] = -np.nan
+        x, x_replayed = (Tensor(values.copy(), requires_grad=True) for _ in range(2))
+        with np.errstate(invalid="ignore"):
+            out, out_replayed = step(x), replayed(x_replayed)
+        assert same_bits(out.data, out_replayed.data), case
+        assert same_bits(x.grad.data, x_replayed.grad.data), case
+    assert "copyto(" in replayed.code(x)  # (the transposed maxima were used)
 
 
 def lenet():

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import itertools
 import linecache
+import math
 import re
 import textwrap
 import weakref
@@ -481,13 +482,35 @@ def log_softmax_forward(k: Kernel, x: Var) -> None:
     kept = _reduced_shape(x.shape, axis)
     out, top, shifted = k.output(), k.temp(kept, dtype), k.temp(x.shape, dtype)
     axis_name = k.const(axis)
-    k(f"{top} = maximum_reduce({x}, {axis_name}, None, {top.out}, True)")
+    if axis in (-1, x.ndim - 1) and x.ndim > 1 and x.size >= 64 * x.shape[-1] and (
+            x.shape[-1] <= 64):
+        max_by_columns(k, x, top)
+    else:
+        k(f"{top} = maximum_reduce({x}, {axis_name}, None, {top.out}, True)")
     k(f"{shifted} = subtract({x}, {top}, {shifted.out})")
     exps, total = k.temp(x.shape, dtype), k.temp(kept, dtype)
     k(f"{exps} = exp({shifted}, {exps.out})")
     k(f"{total} = add_reduce({exps}, {axis_name}, None, {total.out}, True)")
     k(f"log({total}, {total})")
     k(f"{out} = subtract({shifted}, {total}, {out.out})")
+
+
+def max_by_columns(k: Kernel, x: Var, top: Var) -> None:
+    """np.max(x, axis=-1, keepdims=True) for many short rows (64 or more, of 64 values at
+    most): numpy reduces such rows one by one (26 µs for 512 rows of 27 values, a sixth of
+    the names bigram's step), while a transposed copy reduced along its first axis takes
+    the same maxima in 7 µs. A maximum does not depend on the order it is taken in, except
+    for which of two equal values it returns: the same bits unless they are +0 and −0, or
+    NaNs. So where a row's maximum is 0 or NaN, eager's own call runs again (vdot(m, m)
+    is NaN only if some m is)."""
+    columns = k.temp((x.shape[-1], x.size // x.shape[-1]), x.dtype)
+    rows = columns.shape[1]
+    k(f"{columns} = {columns.out}  # the rows as columns (many short rows: see max_by_columns)")
+    k(f"copyto({columns}, {x}.reshape(-1, {x.shape[-1]}).T)")
+    k(f"{top} = {top.out}")
+    k(f"maximum_reduce({columns}, 0, None, {top.out_as((rows,))})")
+    k(f"if count_nonzero({top}) < {rows} or isnan(vdot({top}, {top})):  # ±0 or NaN: eager's")
+    k(f"    maximum_reduce({x}, -1, None, {top}, True)  # order decides which")
 
 
 @mirrors(ops.LogSoftmaxOp.backward)
@@ -555,27 +578,42 @@ def sgd_update(group: dict[str, Any], params: list[Any], grads: list[np.ndarray]
     return True
 
 
-def sgd_gradients(optimizer: Optimizer, groups: list[tuple[dict[str, Any], tuple[Any, ...]]]
-                  ) -> list[np.ndarray] | None:
-    """The gradients' arrays, parameter by parameter, when Optimizer.step with SGD.update
-    takes the plain step w ← w − lr·g for every parameter the record saw: the same groups
-    and parameters, no momentum, weight decay or maximize, lr a Python number, every
-    parameter with a gradient of its shape and dtype. None otherwise: then optimizer_step
-    runs (and raises where Optimizer.step raises)."""
+Groups = list[tuple[dict[str, Any], tuple[Any, ...]]]  # (a param group, its parameters)
+
+
+def sgd_plain(optimizer: Optimizer, groups: Groups) -> bool:
+    """Whether Optimizer.step with SGD.update takes the plain step w ← w − lr·g for the
+    parameters the record saw: the same groups with the same parameters, no momentum,
+    weight decay or maximize, lr a Python number. (Gradients not looked at.)"""
+    # (every replay runs this: zip without strict=, whose keyword costs ~1 µs here over
+    # two zips, measured; the lengths are compared first)
     current = optimizer.param_groups
     if len(current) != len(groups):
-        return None
-    grads = []
-    for group, (recorded, params) in zip(current, groups, strict=True):
+        return False
+    for group, (recorded, params) in zip(current, groups):  # noqa: B905
         if group is not recorded or group["momentum"] or group["weight_decay"] or (
                 group["maximize"]) or type(group["lr"]) not in (float, int):
-            return None
+            return False
         now = group["params"]
         if len(now) != len(params):
-            return None
-        for p, q in zip(now, params, strict=True):
+            return False
+        for p, q in zip(now, params):  # noqa: B905
+            if p is not q:
+                return False
+    return True
+
+
+def sgd_gradients(optimizer: Optimizer, groups: Groups) -> list[np.ndarray] | None:
+    """The gradients' arrays, parameter by parameter, when the step is plain (sgd_plain)
+    and every parameter has a gradient of its shape and dtype. None otherwise: then
+    optimizer_step runs (and raises where Optimizer.step raises)."""
+    if not sgd_plain(optimizer, groups):
+        return None
+    grads = []
+    for _, params in groups:
+        for p in params:
             grad = p._grad
-            if p is not q or grad is None:
+            if grad is None:
                 return None
             g = grad.data
             if type(g) is not np.ndarray or g.shape != p.data.shape or g.dtype is not (
@@ -591,9 +629,10 @@ NUMPY = {
     "negative": np.negative, "exp": np.exp, "log": np.log, "tanh": np.tanh,
     "minimum": np.minimum, "maximum": np.maximum, "not_equal": np.not_equal,
     "dot": np.dot, "matmul": np.matmul, "vdot": np.vdot, "asarray": np.asarray,
+    "copyto": np.copyto, "count_nonzero": np.count_nonzero, "isnan": math.isnan,
     "broadcast_to": np.broadcast_to, "add_reduce": np.add.reduce,
     "maximum_reduce": np.maximum.reduce, "accumulate": _accumulate_grad,
-    "optimizer_step": optimizer_step, "sgd_gradients": sgd_gradients,
+    "optimizer_step": optimizer_step, "sgd_plain": sgd_plain, "sgd_gradients": sgd_gradients,
     "bump_together": bump_together, "wrap": Tensor._wrap,
 }
 
@@ -604,8 +643,8 @@ NUMPY = {
 class Plan:
     """One step as it will run: its lines of code, and what they read and write."""
 
-    __slots__ = ("aliases", "buffered", "direct", "lines", "reads", "scratch", "step", "temps",
-                 "views", "writes")
+    __slots__ = ("aliases", "buffered", "direct", "lines", "reads", "scratch", "sgd", "step",
+                 "temps", "views", "writes")
 
     def __init__(self, step: Step, lines: list[str], reads: list[int], writes: list[int],
                  aliases: dict[int, list[int]], buffered: Iterable[int] = (),
@@ -616,6 +655,7 @@ class Plan:
         self.temps, self.views = list(temps), list(views)
         self.scratch: list[tuple[Any, int]] = []  # (parameter, slot of its scratch array)
         self.direct: set[int] = set()  # written as a whole new array (np.dot(..., out=...))
+        self.sgd: tuple[str, str] | None = None  # plain SGD's step: (optimizer, groups) names
 
 
 class ShapeChangedError(RuntimeError):
@@ -669,6 +709,9 @@ class Compiler:
         self.plans = self._plan()
         self.fresh = self._escaping_roots()
         self.writers = self._writers()
+        self.owners = self._gradient_owners()
+        self.relied: set[int] = set()  # id(step) of the additions into .grad plain SGD reads
+        self.known = self._known_gradients()
         self.storage: dict[int, np.ndarray] = {}  # slot → the array it is written into
         self.buffer_numbers: dict[int, int] = {}  # id(buffer) → its number, in order made
         self.views: dict[int, dict[tuple[int, ...], str]] = {}  # id(buffer) → shape → name
@@ -865,12 +908,13 @@ class Compiler:
         # SGD: Optimizer.step with SGD.update's plain step written out, parameter by parameter
         name = self.bind(owner, "c")
         groups = [(group, tuple(group["params"])) for group in owner.param_groups]
+        plan.sgd = (name, self.bind(groups))
         lines = [f"# optimizer: {type(owner).__name__}.step  (Optimizer.step; SGD.update's plain "
                  "step w ← w − lr·g)",
-                 f"grads = sgd_gradients({name}, {self.bind(groups)})",
+                 f"grads = sgd_gradients({name}, {plan.sgd[1]})",
                  f"if grads is None: {general}  # (not the plain step: SGD.update itself)",
                  "else:"]
-        position, counters = 0, []
+        position, counters = 0, []  # (a parameter's counter, once made, is its for good)
         slots = iter(slot for _, slot in plan.scratch)
         for g, (group, params) in enumerate(groups):
             factors: dict[Any, str] = {}
@@ -884,10 +928,10 @@ class Compiler:
                 lines.append(f"    multiply({factors[dtype]}, grads[{position}], {buffer}); "
                              f"subtract({tensor}.data, {buffer}, {tensor}.data)  "
                              f"# {_tensor_name(p)}")
-                counters.append(f"{tensor}._versions or {tensor}._version_counter()")
+                counters.append(p._version_counter())
                 position += 1
-        lines += ["    bump_together([  # (one version stamp for every parameter changed)",
-                  *[f"        {counter}," for counter in counters], "    ])",
+        lines += [f"    bump_together({self.bind(counters, 'n')})  # one version stamp for every "
+                  "parameter changed (their counters)",
                   f"    {name}._opt_called = True"]
         plan.lines = lines
         return plan
@@ -941,6 +985,47 @@ class Compiler:
             fresh |= roots.get(slot, {slot})
         return fresh
 
+    def _known_gradients(self) -> dict[int, list[int]]:
+        """For each plain SGD step (plan.sgd), the slots of its parameters' gradients when
+        the record itself puts each into .grad as an array of its own (_direct_into_grad)
+        with no Python call after that (one could clear or replace .grad): then a replay
+        hands those arrays to the update instead of looking each .grad up again (µs a
+        step), as long as each went into an empty .grad (the flag `fresh_grads`)."""
+        known: dict[int, list[int]] = {}
+        last: dict[int, Step] = {}  # id(tensor) → the latest addition into its .grad
+        for plan in self.plans:
+            step = plan.step
+            if step.kind == ACCUMULATE:
+                last[id(self._leaf(step))] = step
+            elif step.kind in (CALL, COMPUTED, DERIVED, CHECK):
+                if plan.sgd is not None:
+                    adds = [last.get(id(p)) for p, _ in plan.scratch]
+                    if all(add is not None and self._direct_into_grad(add)
+                           and self.info[add.reads[1]][0] == p.data.shape
+                           for add, (p, _) in zip(adds, plan.scratch, strict=True)):
+                        known[id(plan)] = [add.reads[1] for add in adds if add is not None]
+                        self.relied |= {id(add) for add in adds}
+                        plan.reads += known[id(plan)]
+                last.clear()  # (a Python call: what .grad holds after it is not known)
+        return known
+
+    def _leaf(self, step: Step) -> Any:
+        """The Tensor an addition into .grad (an ACCUMULATE step) adds into, or None (an
+        argument of the step)."""
+        slot = step.reads[0]
+        return self.record.constants.get(slot) if self.record.kinds.get(slot) == "object" \
+            else None
+
+    def _direct_into_grad(self, step: Step) -> bool:
+        """Whether an addition into .grad can hand over its gradient as .grad's array: a
+        kernel wrote it as a new array of the tensor's dtype, and no other .grad receives
+        it or a view of it."""
+        grad = step.reads[1]
+        producer, leaf = self.writers.get(grad), self._leaf(step)
+        return (producer is not None and grad in producer.direct
+                and self.roots.get(grad, {grad}) == {grad} and self.owners.get(grad) == 1
+                and leaf is not None and self.info[grad][1] == leaf.data.dtype)
+
     # -- 4. liveness and buffers ---------------------------------------------------------
     def _assign_buffers(self) -> int:
         """Give each value a kernel writes through `out` an array, reusing the array of a
@@ -981,11 +1066,15 @@ class Compiler:
             body.append(f"v{slot} = {self.bind(tensor, 't')}.data  # {_tensor_name(tensor)}")
             body.append(f"if v{slot} is not {seen}: {seen} = external_changed(v{slot}, "
                         f"{self.bind(shape)}, {self.bind(dtype)})")
-        owners = self._gradient_owners()
+        if self.relied:
+            body.append("fresh_grads = True  # (each .grad the step fills holds the array "
+                        "computed here)")
         for plan in self.plans:
             lines = [self._render(line, plan) for line in plan.lines]
             if plan.step.kind == ACCUMULATE:
-                lines = self._accumulate_lines(plan.step, owners)
+                lines = self._accumulate_lines(plan.step)
+            if id(plan) in self.known:
+                lines = self._known_gradients_lines(plan, lines)
             if plan.scratch:
                 scratch = {id(p): _shaped(self.storage[slot], self.info[slot][0])
                            for p, slot in plan.scratch if slot in self.storage}
@@ -1002,7 +1091,8 @@ class Compiler:
         header = textwrap.wrap(", ".join(names), 88, initial_indent="def bind(",
                                subsequent_indent="         ", break_on_hyphens=False)
         lines = ["# bind: numpy's functions, constants (k), the tensors read (t), buffers (b),",
-                 "# calls (c), ops' own methods (f: forward, g: backward); replay: one call",
+                 "# calls (c), ops' own methods (f: forward, g: backward), parameters' version",
+                 "# counters (n); replay: one call",
                  *header[:-1], f"{header[-1]}):", f"    def replay({', '.join(parameters)}):"]
         if guards:
             lines.append(f"        nonlocal {', '.join(guards)}")
@@ -1019,24 +1109,30 @@ class Compiler:
                     owners[root] = owners.get(root, 0) + 1
         return owners
 
-    def _accumulate_lines(self, step: Step, owners: dict[int, int]) -> list[str]:
+    def _accumulate_lines(self, step: Step) -> list[str]:
         """engine._accumulate_grad(tensor, grad, stored, False): the gradient into .grad.
         A gradient that a kernel wrote as a new array of the tensor's dtype, and that no
         other .grad receives, becomes .grad itself when there is none yet (what
         _accumulate_grad does then); otherwise the engine's function runs."""
         tensor, grad, stored = step.reads
         call = self._render(f"accumulate({{v{tensor}}}, {{e{grad}}}, {{v{stored}}}, False)")
-        roots = self.roots.get(grad, {grad})
-        producer = self.writers.get(grad)
-        kinds = self.record.kinds
-        leaf = self.record.constants.get(tensor) if kinds.get(tensor) == "object" else None
-        if (producer is None or grad not in producer.direct or roots != {grad}
-                or owners.get(grad) != 1 or leaf is None
-                or self.info[grad][1] != leaf.data.dtype):
+        if not self._direct_into_grad(step):
             return [call]
         name = self._render(f"{{v{tensor}}}")
         return [f"if {name}._grad is None: {name}._grad = wrap(v{grad})  # into .grad",
-                f"else: {call}"]
+                f"else: {call}{'; fresh_grads = False' if id(step) in self.relied else ''}"]
+
+    def _known_gradients_lines(self, plan: Plan, lines: list[str]) -> list[str]:
+        """Plain SGD's lines with the gradients this call put into .grad handed over as
+        they are, when the optimizer is as recorded and each went into an empty .grad."""
+        optimizer, groups = plan.sgd or ("", "")
+        lookup = f"grads = sgd_gradients({optimizer}, {groups})"
+        slots = self.known[id(plan)]
+        arrays = ", ".join(f"v{slot}" for slot in slots) + ("," if len(slots) == 1 else "")
+        return [line for old in lines for line in (
+            [f"if fresh_grads and sgd_plain({optimizer}, {groups}): grads = ({arrays})",
+             f"else: {lookup}  # (each .grad looked up and checked)"]
+            if old == lookup else [old])]
 
     def _returned(self, slot: int) -> str:
         """A returned value as a new Tensor (a constant of the record copied first: eager
