@@ -289,7 +289,11 @@ def linear_backward(k: Kernel, grad: Var, out: Var, x: Var, weight: Var,
         k(f"{dw} = dot({rows}.T, {inputs}, {dw.out})")
     if bias is not None and needs[2]:
         db = k.output(2)
-        k(f"{db} = add_reduce({rows}, 0, None, {db.out})")
+        if grad.dtype in (np.float32, np.float64):  # as sum_rows: ones·grad, by BLAS
+            count = grad.size // grad.shape[-1]
+            k(f"{db} = dot({k.const(ops.ones_vector(count, grad.dtype))}, {rows}, {db.out})")
+        else:
+            k(f"{db} = add_reduce({rows}, 0, None, {db.out})")
 
 
 @mirrors(ops.SigmoidOp.forward)
