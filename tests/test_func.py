@@ -339,6 +339,26 @@ def test_hvp_with_tuples_of_primals_and_tangents():
         close(p, n, 1e-6, 1e-8)
 
 
+def test_hvp_at_once_equals_jvp_of_grad_and_stays_differentiable_in_captured_weights():
+    # hvp's direct path (one gradient graph, one tangent pass) against jvp(grad(f)),
+    # the general composition, with a weight the function captures that requires grad
+    args = layer_args()
+    w = Tensor(args[1].data.copy(), requires_grad=True)
+    v = rand(*args[0].shape, seed=9)
+    f = lambda x: cost(x, w, args[2])  # noqa: E731
+    value, hv = func.hvp(f, args[0], v)
+    _, reference = func.jvp(func.grad(f), (args[0],), (v,))
+    close(hv, reference, 1e-12, 1e-14)
+    close(value, f(args[0]), 0, 0)
+    hv.sum().backward()  # H·v depends on w: its gradient reaches w, as jvp(grad)'s does
+    direct = w.grad.data.copy()
+    w.grad = None
+    reference.sum().backward()
+    close(direct, w.grad, 1e-10, 1e-12)
+    _, zero = func.hvp(lambda x: x.sum() * 0.0 + 1.0, args[0], v)  # a linear cost: H = 0
+    close(zero, np.zeros(args[0].shape), 0, 0)
+
+
 def test_grad_of_grad_and_vmap_of_jacrev():
     # d/dx (d/dx Σ x³) summed = 6x
     x = rand(3)

