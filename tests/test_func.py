@@ -959,3 +959,17 @@ def test_attention_jvp_vjp_jacrev_jacfwd_match_torch_func(dtype, torch):
          torch.func.jacrev(theirs, argnums=(0, 1, 2))(*targs), dtype)
     same(func.jacfwd(ours_attention, argnums=(0, 3))(*args),
          torch.func.jacfwd(theirs, argnums=(0, 3))(*targs), dtype)
+
+
+def test_a_transform_does_not_make_jit_records_record_again():
+    # the transforms' variables are leaves of their own, in no model: making them must not
+    # count as a model change (each jitted step would then record again after a transform)
+    import importlib
+    engine = importlib.import_module("tinygrad_edu.tensor")
+    args = layer_args()
+    before = engine._model_changes
+    func.jvp(cost, tuple(args), tuple(rand(*a.shape, seed=3) for a in args))
+    func.grad(cost)(*args)
+    func.hvp(lambda w: cost(args[0], w, args[2]), args[1], rand(4, 3, seed=4))
+    func.vmap(func.grad(lambda x: (x * x).sum()))(rand(3, 2))
+    assert engine._model_changes == before

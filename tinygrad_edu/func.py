@@ -221,7 +221,15 @@ def _stand_in(transform: str, position: int, value: Any) -> Tensor:
     _check_differentiable(transform, position, value)
     if value.requires_grad and is_grad_enabled():
         return _Input.apply(value)  # in the caller's graph: the caller can differentiate again
-    return Tensor._wrap(value.data).requires_grad_()  # a leaf of its own (same memory)
+    return _variable(value.data)
+
+
+def _variable(values: np.ndarray) -> Tensor:
+    """A leaf of the transform's own that requires grad (the same memory). Not through
+    requires_grad_(), which tells jit records that a model changed: this tensor is in none."""
+    leaf = Tensor._wrap(values)
+    leaf.requires_grad = True
+    return leaf
 
 
 def _check_differentiable(transform: str, position: int, value: Any) -> None:
@@ -391,7 +399,8 @@ def _seed(tangent: Any, values: np.ndarray, primal: Tensor, differentiable: bool
     when the pass records a graph (a tangent that requires grad stays in the caller's)."""
     if differentiable and isinstance(tangent, Tensor):
         return tangent if tangent.dtype == primal.dtype else tangent.to(primal.dtype)
-    values = values.astype(primal.dtype, copy=False)
+    if values.dtype != primal.dtype:
+        values = values.astype(primal.dtype)
     return Tensor._wrap(values) if differentiable else values
 
 
@@ -507,7 +516,7 @@ def _per_item(transform: str, func: Function_, args: Sequence[Any], positions: S
         given = args[i]
         rows = (given.value.data if batching.is_batched(given, level)
                 else np.broadcast_to(given.data, (size, *given.shape)))
-        leaf = Tensor._wrap(rows).requires_grad_()
+        leaf = _variable(rows)
         leaves.append(leaf)
         call[i] = batching.Batched(leaf, level)
     with _inside_a_transform():
