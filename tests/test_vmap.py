@@ -326,3 +326,15 @@ def test_two_threads_running_vmap_at_once_get_their_own_results():
         expected = loop(func.grad(lambda a, s=scale: ((a * s).sigmoid() ** 2).sum()), (data,), 0)
         for got in results[name]:
             np.testing.assert_allclose(got, expected.data, rtol=1e-12)
+
+
+def test_vmap_inside_a_jit_step_replays_what_eager_computes():
+    # values computed outside the graph (a mask, argmax) must be recomputed at each replay:
+    # inside a jit recording vmap runs once per item, whose ops and values the record notes
+    def step(x):
+        return func.vmap(lambda a: (a > 0).double() * a + a.argmax(-1).double())(x)
+
+    jitted = tg.jit(step)
+    for seed in range(3):
+        x = rand(4, 3, seed=seed)
+        np.testing.assert_array_equal(jitted(x).data, step(x).data)

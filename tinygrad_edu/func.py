@@ -708,17 +708,20 @@ def vmap(func: Function_, in_dims: Any = 0, out_dims: Any = 0) -> Function_:
     backward pass. A function that reads a batched tensor's values in Python (`.item()`,
     `if x > 0`, `.numpy()`), calls backward(), changes a batched tensor in place, or uses
     another transform than grad inside vmap runs once per item instead, and the results
-    are stacked: slower, the same values. The batch must not be empty.
+    are stacked: slower, the same values; so does vmap inside a `tg.jit` step (each item's
+    ops are what the record replays). The batch must not be empty.
     """
     _check_callable("vmap", func)
 
     def mapped(*args: Any, **kwargs: Any) -> Any:
         dims = _in_dims(in_dims, args)
         size = _batch_size(args, dims)
-        try:
-            return _vmap_at_once(func, args, dims, out_dims, kwargs)
-        except Exception:  # NotBatchableError, or an error the loop will say per item
-            return _vmap_loop(func, args, dims, size, out_dims, kwargs)
+        if engine.Recording.active is None:  # (a jit recording: the loop's ops, each noted)
+            try:
+                return _vmap_at_once(func, args, dims, out_dims, kwargs)
+            except Exception:  # NotBatchableError, or an error the loop will say per item
+                pass
+        return _vmap_loop(func, args, dims, size, out_dims, kwargs)
 
     return mapped
 
