@@ -236,9 +236,6 @@ def _elementwise(cls: type[Function], inputs: list[Tensor], params: dict[str, An
     return Batched(cls.apply(*[_padded(t, ndim, level) for t in inputs], **params), level)
 
 
-_ALL_AXES = object()  # (a reduction whose axis=None means every axis)
-
-
 def _axis(axis: Any, ndim: int) -> Any:
     """An item's axis (or axes) as the values' axis: one further right (the batch is 0)."""
     if isinstance(axis, tuple):
@@ -341,8 +338,9 @@ def _mse_loss(cls: type[Function], inputs: list[Tensor], params: dict[str, Any],
               size: int, level: int) -> Tensor:
     # out[b] = mean((a[b] − y[b])²) (or the sum, or each square with reduction="none")
     prediction, target = inputs
-    if prediction.shape != target.shape:
-        return _loop(cls, inputs, params, size, level)  # (the op's own message)
+    if prediction.shape != target.shape or prediction.dtype == np.float16:
+        return _loop(cls, inputs, params, size, level)  # (the op's own message; float16
+        # squares add up in float32 inside the op, here they would overflow at 65504)
     diff = _whole(prediction, size, level) - _whole(target, size, level)
     squares = diff * diff
     reduction = params.get("reduction", "mean")
