@@ -240,14 +240,27 @@ def test_what_cannot_batch_runs_once_per_item_with_the_loops_results():
     np.testing.assert_allclose(func.vmap(calls_backward)(xs).data, 2 * xs.data)
 
 
-def test_random_draws_give_each_item_its_own_numbers_as_the_loop():
+def test_randomness_error_by_default_different_and_same_as_pytorch():
     xs = Tensor(np.ones((4, 1000)))
+    drop = lambda a: F.dropout(a, 0.5, training=True)  # noqa: E731
+    with pytest.raises(RuntimeError, match="randomness='error' .* pass randomness="):
+        func.vmap(drop)(xs)  # PyTorch's default: a draw inside vmap is an error
     tg.manual_seed(0)
-    out = func.vmap(lambda a: F.dropout(a, 0.5, training=True))(xs)
+    different = func.vmap(drop, randomness="different")(xs)
     tg.manual_seed(0)
-    expected = loop(lambda a: F.dropout(a, 0.5, training=True), (xs,), 0)
-    np.testing.assert_array_equal(out.data, expected.data)
-    assert not np.array_equal(out.data[0], out.data[1])  # each item its own mask
+    expected = loop(drop, (xs,), 0)  # each item its own mask, drawn in order
+    np.testing.assert_array_equal(different.data, expected.data)
+    assert not np.array_equal(different.data[0], different.data[1])
+    tg.manual_seed(0)
+    same = func.vmap(drop, randomness="same")(xs)
+    assert all(np.array_equal(same.data[0], row) for row in same.data)
+    reads_values = lambda a: drop(a) * float(a.sum() > 0)  # noqa: E731  (runs per item)
+    tg.manual_seed(0)
+    same_per_item = func.vmap(reads_values, randomness="same")(xs)
+    assert all(np.array_equal(same_per_item.data[0], row) for row in same_per_item.data)
+    with pytest.raises(ValueError, match="randomness must be one of 'error', 'different', "
+                                         "'same', got 'random'"):
+        func.vmap(drop, randomness="random")
 
 
 def test_an_error_inside_names_one_items_shapes():

@@ -35,12 +35,34 @@ from tinygrad_edu.tensor import Function, Tensor
 
 engine = importlib.import_module("tinygrad_edu.tensor")  # (tg.tensor is the function)
 
-__all__ = ["NATIVE", "Batched", "NotBatchableError", "is_batched"]
+__all__ = ["NATIVE", "Batched", "NotBatchableError", "RandomnessError", "is_batched"]
 
 
 class NotBatchableError(Exception):
     """The function does something that cannot run on a whole batch at once (it reads a
     batched tensor's values in Python, say): vmap falls back to one call per item."""
+
+
+class RandomnessError(RuntimeError):
+    """A random draw inside a function that vmap maps with randomness="error"."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "vmap: random numbers were drawn inside a function mapped with "
+            "randomness='error' (the default, as in PyTorch); pass randomness='different' "
+            "to give each item its own numbers, or 'same' for one draw every item shares")
+
+
+@contextlib.contextmanager
+def draws(randomness: str) -> Iterator[None]:
+    """What a random draw does while a function runs under vmap: "error" raises
+    RandomnessError; "different" and "same" draw (see `batching` for the batched call)."""
+    refused = utils._randomness.refused  # (an outer vmap's refusal stays: it is stricter)
+    utils._randomness.refused = refused or (RandomnessError if randomness == "error" else None)
+    try:
+        yield
+    finally:
+        utils._randomness.refused = refused
 
 
 class Batched(Tensor):
@@ -152,14 +174,18 @@ _running_lock = threading.Lock()
 
 
 @contextlib.contextmanager
-def batching() -> Iterator[int]:
-    """While the function runs under vmap: ops check their inputs for Batched tensors.
-    Gives the level of this vmap (vmap inside vmap: a higher one)."""
+def batching(randomness: str) -> Iterator[int]:
+    """While the function runs on the whole batch: ops check their inputs for Batched
+    tensors. Gives the level of this vmap (vmap inside vmap: a higher one). A random draw
+    raises RandomnessError ("error"), NotBatchableError ("different": one draw would be
+    shared, so vmap runs once per item), or is shared by every item ("same")."""
     global _running
     with _running_lock:
         _running += 1
         engine._set_batching(run, run_derived)
-    refused, utils._randomness.refused = utils._randomness.refused, NotBatchableError
+    refused = utils._randomness.refused  # (an outer vmap's refusal stays: it is stricter)
+    utils._randomness.refused = refused or {"error": RandomnessError, "different":
+                                            NotBatchableError, "same": None}[randomness]
     try:
         yield next(_levels)
     finally:

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu import batching
+from tinygrad_edu import batching, utils
 from tinygrad_edu.ops.shape import stack
 from tinygrad_edu.tensor import Function, Tensor, enable_grad, is_grad_enabled
 
@@ -690,7 +690,11 @@ def _hvp_at_once(func: Function_, primals: tuple[Any, ...], tangents: tuple[Any,
 # ----------------------------------------------------------------------------------------
 # 4. vmap: a function over a batch
 # ----------------------------------------------------------------------------------------
-def vmap(func: Function_, in_dims: Any = 0, out_dims: Any = 0) -> Function_:
+RANDOMNESS = ("error", "different", "same")
+
+
+def vmap(func: Function_, in_dims: Any = 0, out_dims: Any = 0,
+         randomness: str = "error") -> Function_:
     """func mapped over a batch axis, as `torch.func.vmap`: `vmap(f)(xs)` stacks f(x) for
     every x along xs's first axis. vmap(grad(f)) gives per-example gradients.
 
@@ -701,35 +705,43 @@ def vmap(func: Function_, in_dims: Any = 0, out_dims: Any = 0) -> Function_:
       or a tuple, one per output when func returns a tuple). None says the output is the
       same for every item: it comes back once, without a batch axis (an error if it
       differs between items). Keyword arguments are passed to every call unbatched.
+    - `randomness`: what a random draw inside func does (dropout, randn), as PyTorch's:
+      "error" (the default) raises; "different" gives each item its own numbers (func then
+      runs once per item); "same" makes one draw every item shares.
 
     func runs once, on the whole batch: each op runs its batching rule (tinygrad_edu/
     batching.py; `batching.NATIVE` lists the ops that have one, the others run once per
     item inside that call), and `grad` inside vmap takes every item's gradient in one
     backward pass. A function that reads a batched tensor's values in Python (`.item()`,
-    `if x > 0`, `.numpy()`), calls backward(), changes a batched tensor in place, or uses
-    another transform than grad inside vmap runs once per item instead, and the results
+    `if x > 0`, `.numpy()`), calls backward(), changes a batched tensor in place, draws
+    random numbers with randomness="different", or uses another transform than grad
+    inside vmap runs once per item instead, and the results
     are stacked: slower, the same values; so does vmap inside a `tg.jit` step (each item's
     ops are what the record replays). The batch must not be empty.
     """
     _check_callable("vmap", func)
+    if randomness not in RANDOMNESS:
+        raise ValueError(f"vmap: randomness must be one of {', '.join(map(repr, RANDOMNESS))}, "
+                         f"got {randomness!r}")
 
     def mapped(*args: Any, **kwargs: Any) -> Any:
         dims = _in_dims(in_dims, args)
         size = _batch_size(args, dims)
         if engine.Recording.active is None:  # (a jit recording: the loop's ops, each noted)
             try:
-                return _vmap_at_once(func, args, dims, out_dims, kwargs)
+                return _vmap_at_once(func, args, dims, out_dims, kwargs, randomness)
             except Exception:  # NotBatchableError, or an error the loop will say per item
                 pass
-        return _vmap_loop(func, args, dims, size, out_dims, kwargs)
+        with batching.draws(randomness):
+            return _vmap_loop(func, args, dims, size, out_dims, kwargs, randomness == "same")
 
     return mapped
 
 
 def _vmap_at_once(func: Function_, args: Sequence[Any], dims: Sequence[int | None],
-                  out_dims: Any, kwargs: dict[str, Any]) -> Any:
+                  out_dims: Any, kwargs: dict[str, Any], randomness: str) -> Any:
     """func called once, on Batched tensors: each op runs its batching rule."""
-    with batching.batching() as level:
+    with batching.batching(randomness) as level:
         batched = [a if d is None else batching.Batched(a if d == 0 else a.movedim(d, 0), level)
                    for a, d in zip(args, dims, strict=True)]
         result = _vmap_outputs(func(*batched, **kwargs), None)
@@ -762,11 +774,17 @@ def _unbatched(output: Tensor, dim: int | None, k: int, level: int, args: Sequen
 
 
 def _vmap_loop(func: Function_, args: Sequence[Any], dims: Sequence[int | None], size: int,
-               out_dims: Any, kwargs: dict[str, Any]) -> Any:
-    """func called once per item, the results stacked: for what cannot run at once."""
+               out_dims: Any, kwargs: dict[str, Any], same_draws: bool = False) -> Any:
+    """func called once per item, the results stacked: for what cannot run at once. With
+    `same_draws` every item starts from the same state of the default random generator
+    (randomness="same")."""
     split = [None if d is None else a.unbind(d) for a, d in zip(args, dims, strict=True)]
+    generator = utils._default_generator  # (not random_generator(): it may refuse now)
+    start = generator.bit_generator.state if same_draws else None
     items: list[Any] = []
     for b in range(size):
+        if start is not None:
+            generator.bit_generator.state = start
         item = func(*[a if parts is None else parts[b]
                       for a, parts in zip(args, split, strict=True)], **kwargs)
         items.append(_vmap_outputs(item, items[0] if items else None))

@@ -32,9 +32,10 @@ def manual_seed(seed: int) -> np.random.Generator:
 
 
 class _Randomness(threading.local):
-    # While vmap runs a function on a whole batch at once (batching.py), the exception a
-    # draw raises: one draw for a batched shape would give every item the same numbers, so
-    # vmap runs such a function once per item instead, each item drawing its own.
+    # While vmap runs a function (func.vmap, batching.py), the exception a draw raises:
+    # randomness="error" (PyTorch's default) refuses draws; with "different", one draw for
+    # a batched shape would give every item the same numbers, so vmap runs such a function
+    # once per item instead, each item drawing its own.
     refused: type[Exception] | None = None
 
 
@@ -45,7 +46,7 @@ def random_generator(seed: int | np.random.Generator | None) -> np.random.Genera
     """A numpy Generator from a seed; a Generator passes through, so callers can share one
     stream of random numbers; None gives the default generator (see `manual_seed`)."""
     if _randomness.refused is not None:
-        raise _randomness.refused("random numbers were drawn inside vmap")
+        raise _randomness.refused()
     if seed is None:
         return _default_generator
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
