@@ -25,7 +25,7 @@ import inspect
 import itertools
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -35,7 +35,8 @@ from tinygrad_edu.tensor import Function, Tensor
 
 engine = importlib.import_module("tinygrad_edu.tensor")  # (tg.tensor is the function)
 
-__all__ = ["NATIVE", "Batched", "NotBatchableError", "RandomnessError", "is_batched"]
+__all__ = ["NATIVE", "Batched", "NotBatchableError", "RandomnessError", "is_batched",
+           "level_of"]
 
 
 class NotBatchableError(Exception):
@@ -196,12 +197,19 @@ def batching(randomness: str) -> Iterator[int]:
                 engine._set_batching(None, None)
 
 
-def run(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any]) -> Tensor | None:
-    """The op on a batch, by its rule (or once per item); None if no input is batched."""
+def level_of(values: Sequence[Any]) -> tuple[int, int]:
+    """(level, batch size) of the innermost vmap that batches one of the values; (0, 0)
+    when none is batched."""
     level = size = 0
-    for t in inputs:  # (one plain loop: every op inside vmap passes here)
+    for t in values:  # (one plain loop: every op inside vmap passes here)
         if type(t) is Batched and t.level > level:
             level, size = t.level, t.batch_size
+    return level, size
+
+
+def run(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any]) -> Tensor | None:
+    """The op on a batch, by its rule (or once per item); None if no input is batched."""
+    level, size = level_of(inputs)
     if level == 0:
         return None
     return RULES.get(cls, _loop)(cls, list(inputs), params, size, level)
@@ -210,11 +218,10 @@ def run(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any]) -
 def run_derived(compute: Callable[..., np.ndarray], sources: Sequence[Tensor]) -> Tensor | None:
     """A value computed outside the graph (a comparison, a mask, argmax; see tensor.derived)
     from batched sources: computed item by item (numpy only, no gradient), then stacked."""
-    level = max((t.level for t in sources if isinstance(t, Batched)), default=0)
+    level, size = level_of(sources)
     if level == 0:
         return None
-    size = next(t.batch_size for t in sources if isinstance(t, Batched) and t.level == level)
-    items = [compute(*[t.value.data[b] if is_batched(t, level) else t.data  # type: ignore[attr-defined]
+    items = [compute(*[t.value.data[b] if is_batched(t, level) else t.data
                        for t in sources]) for b in range(size)]
     return Batched(Tensor._wrap(np.stack(items)), level)
 
@@ -222,7 +229,7 @@ def run_derived(compute: Callable[..., np.ndarray], sources: Sequence[Tensor]) -
 Rule = Callable[[type[Function], list[Tensor], dict[str, Any], int, int], Tensor]
 
 
-def is_batched(t: Any, level: int) -> bool:
+def is_batched(t: Any, level: int) -> TypeGuard[Batched]:
     """Is t batched by the vmap of this level? (A tensor batched by an outer vmap counts
     as unbatched here: its own rules run when the ops below reach it.)"""
     return isinstance(t, Batched) and t.level == level
@@ -231,14 +238,14 @@ def is_batched(t: Any, level: int) -> bool:
 def _whole(t: Tensor, size: int, level: int) -> Tensor:
     """t with the batch axis in front: its values, or an unbatched t repeated size times."""
     if is_batched(t, level):
-        return t.value  # type: ignore[attr-defined]
+        return t.value
     return ops.Expand.apply(t.reshape(1, *t.shape), shape=(size, *t.shape))
 
 
 def _loop(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], size: int,
           level: int) -> Tensor:
     """The fallback: the op on each item, the results stacked (correct for every op)."""
-    items = [cls.apply(*[t.value[b] if is_batched(t, level) else t for t in inputs], **params)  # type: ignore[attr-defined]
+    items = [cls.apply(*[t.value[b] if is_batched(t, level) else t for t in inputs], **params)
              for b in range(size)]
     return Batched(stack(items), level)
 
@@ -250,8 +257,8 @@ def _padded(t: Tensor, ndim: int, level: int) -> Tensor:
     """A batched t's values with ones after the batch axis, up to `ndim` item axes: then
     numpy's broadcasting (from the right) lines them up with unbatched operands."""
     if not is_batched(t, level) or t.ndim == ndim:
-        return t.value if is_batched(t, level) else t  # type: ignore[attr-defined]
-    return t.value.reshape(t.value.shape[0], *(1,) * (ndim - t.ndim), *t.shape)  # type: ignore[attr-defined]
+        return t.value if is_batched(t, level) else t
+    return t.value.reshape(t.value.shape[0], *(1,) * (ndim - t.ndim), *t.shape)
 
 
 def _elementwise(cls: type[Function], inputs: list[Tensor], params: dict[str, Any],
@@ -342,7 +349,7 @@ def _unsqueezed(t: Tensor, axis: int, level: int) -> Tensor:
     shape = list(t.shape)
     shape.insert(len(shape) + axis + 1, 1)
     if is_batched(t, level):
-        return Batched(t.value.reshape(t.value.shape[0], *shape), level)  # type: ignore[attr-defined]
+        return Batched(t.value.reshape(t.value.shape[0], *shape), level)
     return t.reshape(*shape)
 
 

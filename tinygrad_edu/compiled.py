@@ -289,7 +289,7 @@ def linear_backward(k: Kernel, grad: Var, out: Var, x: Var, weight: Var,
         k(f"{dw} = dot({rows}.T, {inputs}, {dw.out})")
     if bias is not None and needs[2]:
         db = k.output(2)
-        if grad.dtype in (np.float32, np.float64):  # as sum_rows: ones·grad, by BLAS
+        if grad.dtype in ops.BLAS_FLOATS:  # as sum_rows: ones·grad, by BLAS
             count = grad.size // grad.shape[-1]
             k(f"{db} = dot({k.const(ops.ones_vector(count, grad.dtype))}, {rows}, {db.out})")
         else:

@@ -184,10 +184,7 @@ class _Recorded:
         with _inside_a_transform():
             result = func(*self.args)
         if has_aux:
-            if not (isinstance(result, tuple) and len(result) == 2):
-                raise TypeError(f"{transform}: with has_aux=True, func must return a pair "
-                                f"(output, aux), got {engine._describe(result)}")
-            result, self.aux = result
+            result, self.aux = _split_aux(transform, result)
         self.single = isinstance(result, Tensor)
         self.outputs = _outputs(transform, result)
         self._ops: list[Tensor] | None = None
@@ -214,6 +211,14 @@ class _Recorded:
     def returned(self) -> tuple[Tensor, ...]:
         """func's outputs as the caller gets them: cut from our graph unless it must stay."""
         return tuple(o if self.differentiable else o.detach() for o in self.outputs)
+
+
+def _split_aux(transform: str, result: Any) -> tuple[Any, Any]:
+    """(output, aux) from what func returned with has_aux=True."""
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise TypeError(f"{transform}: with has_aux=True, func must return a pair "
+                        f"(output, aux), got {engine._describe(result)}")
+    return result
 
 
 def _stand_in(transform: str, position: int, value: Any) -> Tensor:
@@ -373,14 +378,7 @@ def _jvp(transform: str, func: Function_, primals: Any, tangents: Any,
          has_aux: bool) -> tuple[Any, ...]:
     primals = _tuple(transform, "primals", primals)
     tangents = _tuple(transform, "tangents", tangents)
-    if len(primals) != len(tangents):
-        raise ValueError(f"{transform}: {len(primals)} primals need as many tangents, got "
-                         f"{len(tangents)}")
-    arrays = [_array(transform, f"tangent {i}", t) for i, t in enumerate(tangents)]
-    for i, (a, x) in enumerate(zip(arrays, primals, strict=True)):
-        if isinstance(x, Tensor) and a.shape != x.shape:
-            raise ValueError(f"{transform}: tangent {i} has shape {a.shape}, its primal "
-                             f"{x.shape}; a tangent has its primal's shape")
+    arrays = _tangent_arrays(transform, primals, tangents)
     recorded = _Recorded(transform, func, primals, range(len(primals)), has_aux)
     recorded.differentiable |= is_grad_enabled() and any(
         isinstance(t, Tensor) and t.requires_grad for t in tangents)
@@ -392,6 +390,20 @@ def _jvp(transform: str, func: Function_, primals: Any, tangents: Any,
                  [*recorded.given, *arrays, *(o.data for o in recorded.outputs)])
     result = (recorded.shaped(recorded.returned()), recorded.shaped(out))
     return (*result, recorded.aux) if has_aux else result
+
+
+def _tangent_arrays(transform: str, primals: Sequence[Any], tangents: Sequence[Any]
+                    ) -> list[np.ndarray]:
+    """The tangents' values, one per primal and of its shape (checked before func runs)."""
+    if len(primals) != len(tangents):
+        raise ValueError(f"{transform}: {len(primals)} primals need as many tangents, got "
+                         f"{len(tangents)}")
+    arrays = [_array(transform, f"tangent {i}", t) for i, t in enumerate(tangents)]
+    for i, (a, x) in enumerate(zip(arrays, primals, strict=True)):
+        if isinstance(x, Tensor) and a.shape != x.shape:
+            raise ValueError(f"{transform}: tangent {i} has shape {a.shape}, its primal "
+                             f"{x.shape}; a tangent has its primal's shape")
+    return arrays
 
 
 def _seed(tangent: Any, values: np.ndarray, primal: Tensor, differentiable: bool) -> Any:
@@ -482,10 +494,7 @@ def _grad_and_value(transform: str, func: Function_, argnums: Argnums,
                                                    for a in args):  # vmap(grad(f))
             return _per_item(transform, func, args, positions, argnums, has_aux)
         recorded = _Recorded(transform, func, args, positions, has_aux)
-        if not recorded.single or recorded.outputs[0].numel() != 1:
-            raise RuntimeError(f"{transform}: func must return a Tensor of one element (a "
-                               f"cost), got {_shapes(recorded.outputs)}; use jacrev or vjp "
-                               "for other outputs")
+        _check_cost(transform, recorded.outputs)
         output = recorded.outputs[0]
         gradients = _pull_back(recorded, [np.ones(output.shape, output.dtype)],
                                recorded.differentiable)
@@ -505,8 +514,7 @@ def _per_item(transform: str, func: Function_, args: Sequence[Any], positions: S
     item; backward from their sum fills each leaf's gradient, and since item b's cost
     depends on row b of the leaves only, row b of a gradient is item b's gradient.
     """
-    level = max(a.level for a in args if isinstance(a, batching.Batched))
-    size = next(a.batch_size for a in args if isinstance(a, batching.Batched) and a.level == level)
+    level, size = batching.level_of(args)
     if _nesting.depth or (is_grad_enabled() and any(
             isinstance(args[i], Tensor) and args[i].requires_grad for i in positions)):
         raise batching.NotBatchableError(f"{transform} inside another transform inside vmap")
@@ -523,15 +531,10 @@ def _per_item(transform: str, func: Function_, args: Sequence[Any], positions: S
         result = func(*call)
     aux = None
     if has_aux:
-        if not (isinstance(result, tuple) and len(result) == 2):
-            raise TypeError(f"{transform}: with has_aux=True, func must return a pair "
-                            f"(output, aux), got {engine._describe(result)}")
-        result, aux = result
+        result, aux = _split_aux(transform, result)
     if not (batching.is_batched(result, level) and not isinstance(result.value, batching.Batched)):
         raise batching.NotBatchableError(f"{transform}: the cost is not batched by this vmap")
-    if result.numel() != 1:
-        raise RuntimeError(f"{transform}: func must return a Tensor of one element (a cost), "
-                           f"got shape {result.shape}; use jacrev or vjp for other outputs")
+    _check_cost(transform, [result])
     costs = result.value
     differentiable = is_grad_enabled() and _walk([costs], leaves)[1]  # (captured weights)
     with enable_grad():
@@ -544,6 +547,13 @@ def _per_item(transform: str, func: Function_, args: Sequence[Any], positions: S
         result = batching.Batched(costs.detach(), level)
         aux = _detached(aux)
     return _by_argnums(argnums, gradients), ((result, aux) if has_aux else result)
+
+
+def _check_cost(transform: str, outputs: Sequence[Tensor]) -> None:
+    """func returned one Tensor of one element (for a Batched one: each item's)."""
+    if len(outputs) != 1 or outputs[0].numel() != 1:
+        raise RuntimeError(f"{transform}: func must return a Tensor of one element (a cost), "
+                           f"got {_shapes(outputs)}; use jacrev or vjp for other outputs")
 
 
 def _shapes(outputs: Sequence[Tensor]) -> str:
@@ -657,19 +667,10 @@ def _hvp_at_once(func: Function_, primals: tuple[Any, ...], tangents: tuple[Any,
     over it. (jvp of grad, as the general path composes them, gives the gradient's
     variables a node of their own, _Input, to keep two transforms apart: here there is
     one; measured 455 → 390 µs for the digit network's H·v.)"""
-    if len(primals) != len(tangents):
-        raise ValueError(f"hvp: {len(primals)} primals need as many tangents, got "
-                         f"{len(tangents)}")
+    arrays = _tangent_arrays("hvp", primals, tangents)
     recorded = _Recorded("hvp", func, primals, range(len(primals)), False)
+    _check_cost("hvp", recorded.outputs)
     output = recorded.outputs[0]
-    if not recorded.single or output.numel() != 1:
-        raise RuntimeError(f"hvp: func must return a Tensor of one element (a cost), got "
-                           f"{_shapes(recorded.outputs)}")
-    arrays = [_array("hvp", f"tangent {i}", t) for i, t in enumerate(tangents)]
-    for i, (a, x) in enumerate(zip(arrays, recorded.inputs, strict=True)):
-        if a.shape != x.shape:
-            raise ValueError(f"hvp: tangent {i} has shape {a.shape}, its primal {x.shape}; "
-                             "a tangent has its primal's shape")
     grads: Sequence[Any] = [None] * len(arrays)  # (a cost that does not depend on them)
     if output.requires_grad:
         with enable_grad():
@@ -682,8 +683,6 @@ def _hvp_at_once(func: Function_, primals: tuple[Any, ...], tangents: tuple[Any,
     moved = push_tangents(gradients, recorded.inputs, seeds, differentiable)
     products = _owned([_tensor_of(m, x) for m, x in zip(moved, recorded.inputs, strict=True)],
                       [*recorded.given, *arrays])
-    if not differentiable:
-        products = [p.detach() if p.requires_grad else p for p in products]
     return recorded.returned()[0], tuple(products)
 
 
@@ -729,7 +728,7 @@ def vmap(func: Function_, in_dims: Any = 0, out_dims: Any = 0,
         size = _batch_size(args, dims)
         if engine.Recording.active is None:  # (a jit recording: the loop's ops, each noted)
             try:
-                return _vmap_at_once(func, args, dims, out_dims, kwargs, randomness)
+                return _vmap_at_once(func, args, dims, size, out_dims, kwargs, randomness)
             except Exception:  # NotBatchableError, or an error the loop will say per item
                 pass
         with batching.draws(randomness):
@@ -738,7 +737,7 @@ def vmap(func: Function_, in_dims: Any = 0, out_dims: Any = 0,
     return mapped
 
 
-def _vmap_at_once(func: Function_, args: Sequence[Any], dims: Sequence[int | None],
+def _vmap_at_once(func: Function_, args: Sequence[Any], dims: Sequence[int | None], size: int,
                   out_dims: Any, kwargs: dict[str, Any], randomness: str) -> Any:
     """func called once, on Batched tensors: each op runs its batching rule."""
     with batching.batching(randomness) as level:
@@ -747,15 +746,13 @@ def _vmap_at_once(func: Function_, args: Sequence[Any], dims: Sequence[int | Non
         result = _vmap_outputs(func(*batched, **kwargs), None)
     outputs = (result,) if isinstance(result, Tensor) else result
     outs = _out_dims(out_dims, len(outputs))
-    joined = [_unbatched(o, outs[k], k, level, args, dims) for k, o in enumerate(outputs)]
+    joined = [_unbatched(o, outs[k], k, level, size) for k, o in enumerate(outputs)]
     return joined[0] if isinstance(result, Tensor) else tuple(joined)
 
 
-def _unbatched(output: Tensor, dim: int | None, k: int, level: int, args: Sequence[Any],
-               dims: Sequence[int | None]) -> Tensor:
+def _unbatched(output: Tensor, dim: int | None, k: int, level: int, size: int) -> Tensor:
     """Output k as vmap returns it: its batch axis moved to `dim`."""
-    if not (isinstance(output, batching.Batched) and output.level == level):
-        size = _batch_size(args, dims)  # the same for every item: repeated (a copy)
+    if not batching.is_batched(output, level):  # the same for every item: repeated (a copy)
         whole = output.reshape(1, *output.shape).expand(size, *output.shape).clone()
     else:
         whole = output.value

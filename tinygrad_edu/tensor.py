@@ -190,13 +190,10 @@ _batch_rules: BatchRules | None = None
 _batch_derived: BatchDerived | None = None
 
 
-def _set_batching(rules: BatchRules | None, derived: BatchDerived | None
-                  ) -> tuple[BatchRules | None, BatchDerived | None]:
-    """Install vmap's two hooks; returns the ones they replace (vmap inside vmap)."""
+def _set_batching(rules: BatchRules | None, derived: BatchDerived | None) -> None:
+    """Install vmap's two hooks (None: take them away; batching.py counts the vmaps)."""
     global _batch_rules, _batch_derived
-    before = _batch_rules, _batch_derived
     _batch_rules, _batch_derived = rules, derived
-    return before
 
 
 @contextlib.contextmanager

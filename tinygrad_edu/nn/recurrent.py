@@ -478,7 +478,7 @@ class LSTM(_RecurrentBase):
         hs = self._initial(h0, "h0", x.shape[1], unbatched, x.dtype)
         cs = self._initial(c0, "c0", x.shape[1], unbatched, x.dtype)
         output, finals = self._layers(x, list(zip(hs, cs, strict=True)))
-        h_n, c_n = (stack([state[i] for state in finals]) for i in (0, 1))  # type: ignore[index]
+        h_n, c_n = (stack([state[i] for state in finals]) for i in (0, 1))
         if unbatched:
             h_n, c_n = h_n.squeeze(1), c_n.squeeze(1)
         return self._output(output, unbatched), (h_n, c_n)

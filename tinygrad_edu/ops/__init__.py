@@ -155,12 +155,12 @@ def sum_rows(grad: Any) -> Any:
     same additions; PyTorch's order is a third)."""
     if isinstance(grad, Tensor):
         return grad.sum(axis=0)
-    if grad.ndim == 2 and grad.dtype in _BLAS_FLOATS:
+    if grad.ndim == 2 and grad.dtype in BLAS_FLOATS:
         return np.dot(ones_vector(grad.shape[0], grad.dtype), grad)
     return np.add.reduce(grad, axis=0)
 
 
-_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))  # (sum_rows; compiled.py mirrors it)
 _ONES: dict[tuple[int, np.dtype], np.ndarray] = {}
 
 
@@ -210,7 +210,7 @@ from tinygrad_edu.ops.shape import Expand, IndexAdd  # noqa: E402  (the helpers 
 # The public names: the helpers above, then every family's own list.
 __all__ = [
     "add_bias", "cast", "exp", "expand", "log", "permute", "saved_difference", "scalar",
-    "ones_vector", "scatter_add", "sum_rows", "sum_to_shape", "values",
+    "BLAS_FLOATS", "ones_vector", "scatter_add", "sum_rows", "sum_to_shape", "values",
     *activations.__all__, *elementwise.__all__, *image.__all__, *indexing.__all__,
     *losses.__all__, *products.__all__, *recurrent.__all__, *reduce.__all__,
     *select.__all__, *shape.__all__,
