@@ -287,6 +287,7 @@ EVERY_OP = {
     ops.Max: (lambda a: a.max(axis=0), [(3, 2)]),
     ops.LogSoftmaxOp: (lambda a: a.log_softmax(axis=-1), [(2, 3)]),
     ops.MSELossOp: (lambda a, b: F.mse_loss(a, b), [(2, 3), (2, 3)]),
+    ops.StackedMSELossOp: (lambda a, b: ops.StackedMSELossOp.apply(a, b), [(2, 3, 2), (2, 3, 2)]),
     ops.Reshape: (lambda a: a.reshape(3, 2) * 1.0, [(2, 3)]),
     ops.Permute: (lambda a: a.permute(1, 0), [(2, 3)]),
     ops.Expand: (lambda a: a.expand(4, 3), [(1, 3)]),

@@ -133,6 +133,8 @@ CASES = {
     # losses and images
     "mse_loss mean, sum, none": (lambda a, b: F.mse_loss(a, b) + F.mse_loss(a, b, reduction="sum")
                                  + F.mse_loss(a, b, reduction="none").sum(), (x5x3, y3), 0),
+    "mse_loss of one number per item": (lambda a, b: F.mse_loss(a[1], b[1])
+                                        + F.mse_loss(a[0], b[0], reduction="sum"), (x5x3, y3), 0),
     "conv2d and max_pool2d": (lambda a, w: F.max_pool2d(F.conv2d(a, w, padding=1), 2),
                               (rand(3, 2, 1, 4, 4), rand(2, 1, 3, 3, seed=5)), (0, None)),
 }
@@ -189,6 +191,26 @@ def test_vmap_of_grad_gives_per_example_gradients_in_one_pass(natively, dtype):
             assert g.dtype == dtype
             np.testing.assert_allclose(g.data[b], e.data, rtol=1e-5 if dtype == np.float32
                                        else 1e-12, atol=1e-7)
+
+
+def test_per_example_gradients_of_a_shared_weight_in_any_memory_order(natively):
+    """An unbatched weight becomes B rows over its one memory (contiguous or not, read-only
+    or not): each item's gradient is its own, and the weight is left as it was."""
+    xs, ys = rand(6, 4), rand(6, 3, seed=1)
+    weight = rand(4, 3, seed=2)
+    read_only = weight.data.copy()
+    read_only.flags.writeable = False
+    for w in (weight, Tensor(np.ascontiguousarray(weight.data.T)).T, Tensor(read_only)):
+        before = w.data.copy()
+
+        def cost(w, x, y):
+            return F.mse_loss(F.linear(x[None], w.T).sigmoid(), y[None])
+
+        grads = func.vmap(func.grad(cost), in_dims=(None, 0, 0))(w, xs, ys)
+        for b in range(6):
+            np.testing.assert_allclose(grads.data[b], func.grad(cost)(w, xs[b], ys[b]).data,
+                                       rtol=1e-12)
+        np.testing.assert_array_equal(w.data, before)
 
 
 def test_grad_with_aux_grad_and_value_and_batched_parameters(natively):

@@ -23,6 +23,7 @@ import contextlib
 import importlib
 import inspect
 import itertools
+import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeGuard
@@ -113,7 +114,7 @@ class Batched(Tensor):
 
     def numel(self) -> int:
         """One item's number of elements."""
-        return int(np.prod(self.shape))
+        return math.prod(self.shape)
 
     def __len__(self) -> int:
         if not self.shape:
@@ -357,7 +358,7 @@ def _linear(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], s
             level: int) -> Tensor:
     # out[b] = x[b] W[b]ᵀ + bias[b]
     x, weight, *bias = inputs
-    if not any(is_batched(t, level) for t in (weight, *bias)):  # one W for all: one linear op
+    if not (is_batched(weight, level) or (bias and is_batched(bias[0], level))):  # one W for all
         return Batched(cls.apply(x.value, weight, *bias), level)  # type: ignore[attr-defined]
     # a weight per item (per-example gradients): x[b]'s rows (M, in) through W[b]
     rows = _whole(x, size, level)
@@ -369,19 +370,16 @@ def _linear(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], s
 
 def _mse_loss(cls: type[Function], inputs: list[Tensor], params: dict[str, Any],
               size: int, level: int) -> Tensor:
-    # out[b] = mean((a[b] − y[b])²) (or the sum, or each square with reduction="none")
+    # out[b] = mean((a[b] − y[b])²) (or the sum): one op for the stack of items
     prediction, target = inputs
-    if prediction.shape != target.shape or prediction.dtype == np.float16:
+    reduction = params.get("reduction", "mean")
+    if (prediction.shape != target.shape or prediction.dtype == np.float16
+            or reduction not in ("mean", "sum")):
         return _loop(cls, inputs, params, size, level)  # (the op's own message; float16
         # squares add up in float32 inside the op, here they would overflow at 65504)
-    diff = _whole(prediction, size, level) - _whole(target, size, level)
-    squares = diff * diff
-    reduction = params.get("reduction", "mean")
-    if reduction == "none" or prediction.ndim == 0:
-        return Batched(squares, level)
-    axes = tuple(range(1, prediction.ndim + 1))
-    total = squares.sum(axis=axes)
-    return Batched(total / prediction.numel() if reduction == "mean" else total, level)
+    costs = ops.StackedMSELossOp.apply(_whole(prediction, size, level),
+                                       _whole(target, size, level), reduction=reduction)
+    return Batched(costs, level)
 
 
 def _flip(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], size: int,

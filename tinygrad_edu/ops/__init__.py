@@ -177,8 +177,11 @@ def ones_vector(length: int, dtype: np.dtype) -> np.ndarray:
 
 def _reduced_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
     """The shape of a reduction over `axis` with keepdims=True."""
-    axes = range(len(shape)) if axis is None else np.atleast_1d(axis) % max(len(shape), 1)
-    return tuple(1 if i in set(axes) else n for i, n in enumerate(shape))
+    if axis is None:
+        return (1,) * len(shape)
+    ndim, several = max(len(shape), 1), isinstance(axis, (tuple, list, np.ndarray))
+    axes = {int(a) % ndim for a in (axis if several else (axis,))}
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
 # The families, gathered here so `ops.Name` reaches every op. (Imported last: each family

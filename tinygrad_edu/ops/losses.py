@@ -1,7 +1,8 @@
 """Losses: the math of PyTorch's loss functions (`functional.py` checks the arguments).
 
-Three are ops of their own, forward and gradient side by side:
-- `MSELossOp`, the quadratic cost of the lessons, `mean((x − y)²)` in one op;
+Four are ops of their own, forward and gradient side by side:
+- `MSELossOp`, the quadratic cost of the lessons, `mean((x − y)²)` in one op (and
+  `StackedMSELossOp`, one such cost per item of a stack: vmap's rule for it);
 - `NLLLossOp`, the negative log-likelihood at class indices, with class weights,
   ignore_index and label smoothing: one op, so the indices stay a parameter that a jit
   replay reads anew (a mask built from them outside an op would be frozen);
@@ -26,8 +27,9 @@ from tinygrad_edu.ops.reduce import LogSoftmaxOp
 from tinygrad_edu.tensor import Function, Tensor
 
 __all__ = [
-    "BinaryCrossEntropyOp", "MSELossOp", "NLLLossOp", "binary_cross_entropy_with_logits",
-    "cross_entropy", "huber", "reduce_loss", "soft_cross_entropy",
+    "BinaryCrossEntropyOp", "MSELossOp", "NLLLossOp", "StackedMSELossOp",
+    "binary_cross_entropy_with_logits", "cross_entropy", "huber", "reduce_loss",
+    "soft_cross_entropy",
 ]
 
 _FLOAT16 = np.dtype(np.float16)  # (a dtype against a dtype: half the time of np.float16)
@@ -71,6 +73,36 @@ class MSELossOp(Function):
         if diff.dtype == _FLOAT16:  # float16 adds up in float32, as forward does
             diff, moved = diff.astype(np.float32), moved.astype(np.float32)
         return np.asarray(np.vdot(diff, moved) * self.scale, dtype=out.dtype)
+
+
+class StackedMSELossOp(Function):
+    """C[b] = mean((prediction[b] − target[b])²) (or the sum) for each item b of a stack
+    along axis 0: vmap's rule for mse_loss, one cost per item in one op (where a
+    difference, a square, a sum and a division would be four)."""
+
+    name = "stacked_mse_loss"
+
+    def forward(self, prediction, target, reduction="mean"):
+        self.diff = prediction - target
+        items = tuple(range(1, prediction.ndim))  # every axis but the stack's
+        count = math.prod(prediction.shape[1:]) or np.nan  # (no elements: NaN, as mse_loss)
+        self.scale = 2.0 / count if reduction == "mean" else 2.0
+        total = np.add.reduce(self.diff * self.diff, axis=items)
+        return total / count if reduction == "mean" else total
+
+    # ∂C[b]/∂a[b] = 2(a[b] − y[b])/n (mean) or 2(a[b] − y[b]) (sum), times ∂C/∂out[b]
+    def backward(self, grad, out, prediction, target):
+        per_item = grad.reshape(-1, *(1,) * (prediction.ndim - 1)) * self.scale
+        da = saved_difference(prediction, target, self.diff) * per_item
+        return (da if self.needs_input_grad[0] else None), (
+            -da if self.needs_input_grad[1] else None)
+
+    # dC[b] = Σ 2(a[b] − y[b])(da[b] − dy[b])/n (mean) or without the /n (sum)
+    def jvp(self, tangents, out, prediction, target):
+        da, dy = tangents
+        moved = da if dy is None else (-dy if da is None else da - dy)
+        diff = saved_difference(prediction, target, self.diff)
+        return (diff * moved).sum(axis=tuple(range(1, diff.ndim))) * self.scale
 
 
 class NLLLossOp(Function):

@@ -72,14 +72,16 @@ class MatMul(Function):
 
 def _product(a: Any, b: Any) -> Any:
     """a @ b; when the summed axis has length 1 (outer products, as per-example gradients
-    are) a broadcast product: the same numbers, but numpy's `@` runs no BLAS there. Made
-    with the longer axis last (numpy's loop runs along it) and transposed back: 32 products
-    of 784 by 16 took 535 µs by `@`, 200 µs broadcast, 126 µs broadcast the long way."""
+    are) each element is one product: numpy's `@` runs no BLAS there, so einsum makes them,
+    with the longer axis last (its loop runs along it) and transposed back. 32 products of
+    16 by 784 (float32): 535 µs by `@`, 104 µs by broadcasting, 76 µs by einsum; of 784 by
+    16, einsum straight took 182 µs, the long way round 87 µs."""
     if not (isinstance(a, np.ndarray) and a.shape[-1] == 1):
         return a @ b
-    if a.shape[-2] > b.shape[-1]:
-        return (b.swapaxes(-1, -2) * a.swapaxes(-1, -2)).swapaxes(-1, -2)
-    return a * b
+    column, row = a[..., 0], b[..., 0, :]  # out[..., i, j] = column[..., i] · row[..., j]
+    if column.shape[-1] > row.shape[-1]:
+        return np.einsum("...i,...j->...ij", row, column).swapaxes(-1, -2)
+    return np.einsum("...i,...j->...ij", column, row)
 
 
 def _dot(a: Any, b: Any) -> Any:
@@ -89,6 +91,16 @@ def _dot(a: Any, b: Any) -> Any:
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == b.ndim == 2:
         return np.dot(a, b)
     return a @ b  # (Tensors under create_graph: @ records the product in the graph)
+
+
+def _per_item_product(x: Any, weight: Any) -> Any:
+    """x[b] @ weight[b] for a stack of items. When the stack is one matrix seen B times
+    (stride 0: vmap(grad) gives each item a leaf over the same weight's memory) all items'
+    rows go through one BLAS product instead of B small ones."""
+    if isinstance(weight, np.ndarray) and weight.strides[0] == 0 and x.ndim == 3:
+        rows = np.dot(x.reshape(-1, x.shape[-1]), weight[0])
+        return rows.reshape(*x.shape[:-1], weight.shape[-1])
+    return x @ weight
 
 
 class LinearOp(Function):
@@ -140,13 +152,13 @@ class StackedLinearOp(Function):
     name = "stacked_linear"
 
     def forward(self, x, weight, bias=None):
-        z = x @ weight.swapaxes(-1, -2)
+        z = _per_item_product(x, weight.swapaxes(-1, -2))
         return z if bias is None else z + bias[:, None, :]
 
     # per item, as LinearOp: ∂C/∂x = ∂C/∂z · W, ∂C/∂W = (∂C/∂z)ᵀ · x, ∂C/∂b = Σ_rows ∂C/∂z
     def backward(self, grad, out, x, weight, bias=None):
         needs = self.needs_input_grad
-        dx = grad @ weight if needs[0] else None
+        dx = _per_item_product(grad, weight) if needs[0] else None
         dw = _product(grad.swapaxes(-1, -2), x) if needs[1] else None
         if bias is None:
             return dx, dw
