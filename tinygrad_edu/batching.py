@@ -213,7 +213,7 @@ def run(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any]) -
     level, size = level_of(inputs)
     if level == 0:
         return None
-    return RULES.get(cls, _loop)(cls, list(inputs), params, size, level)
+    return RULES.get(cls, _loop)(cls, inputs, params, size, level)
 
 
 def run_derived(compute: Callable[..., np.ndarray], sources: Sequence[Tensor]) -> Tensor | None:
@@ -227,7 +227,7 @@ def run_derived(compute: Callable[..., np.ndarray], sources: Sequence[Tensor]) -
     return Batched(Tensor._wrap(np.stack(items)), level)
 
 
-Rule = Callable[[type[Function], list[Tensor], dict[str, Any], int, int], Tensor]
+Rule = Callable[[type[Function], Sequence[Tensor], dict[str, Any], int, int], Tensor]
 
 
 def is_batched(t: Any, level: int) -> TypeGuard[Batched]:
@@ -243,7 +243,7 @@ def _whole(t: Tensor, size: int, level: int) -> Tensor:
     return ops.Expand.apply(t.reshape(1, *t.shape), shape=(size, *t.shape))
 
 
-def _loop(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], size: int,
+def _loop(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any], size: int,
           level: int) -> Tensor:
     """The fallback: the op on each item, the results stacked (correct for every op)."""
     items = [cls.apply(*[t.value[b] if is_batched(t, level) else t for t in inputs], **params)
@@ -262,9 +262,11 @@ def _padded(t: Tensor, ndim: int, level: int) -> Tensor:
     return t.value.reshape(t.value.shape[0], *(1,) * (ndim - t.ndim), *t.shape)
 
 
-def _elementwise(cls: type[Function], inputs: list[Tensor], params: dict[str, Any],
+def _elementwise(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any],
                  size: int, level: int) -> Tensor:
     # out[b] = op(x[b], y[b]): the same op, item axes aligned, the batch axis in front
+    if len(inputs) == 1 and not params:  # (σ(x), eˣ, …: the op on the values as they are)
+        return Batched(cls.apply(inputs[0].value), level)  # type: ignore[attr-defined]
     ndim = max([t.ndim for t in inputs] + [np.ndim(v) for v in params.values()
                                             if isinstance(v, np.ndarray)])
     return Batched(cls.apply(*[_padded(t, ndim, level) for t in inputs], **params), level)
@@ -277,7 +279,7 @@ def _axis(axis: Any, ndim: int) -> Any:
     return axis % ndim + 1
 
 
-def _reduction(cls: type[Function], inputs: list[Tensor], params: dict[str, Any],
+def _reduction(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any],
                size: int, level: int) -> Tensor:
     # out[b] = reduce(x[b], axis): the reduction over the same axes of each item
     x, = inputs
@@ -289,14 +291,14 @@ def _reduction(cls: type[Function], inputs: list[Tensor], params: dict[str, Any]
     return Batched(cls.apply(x.value, **{**params, "axis": _axis(axis, x.ndim)}), level)  # type: ignore[attr-defined]
 
 
-def _reshape(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], size: int,
+def _reshape(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any], size: int,
              level: int) -> Tensor:
     # out[b] = x[b].reshape(shape)
     x, = inputs
     return Batched(cls.apply(x.value, shape=(size, *params["shape"])), level)  # type: ignore[attr-defined]
 
 
-def _permute(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], size: int,
+def _permute(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any], size: int,
              level: int) -> Tensor:
     # out[b] = x[b].permute(axes): the batch axis stays first
     x, = inputs
@@ -304,7 +306,7 @@ def _permute(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], 
     return Batched(cls.apply(x.value, axes=axes), level)  # type: ignore[attr-defined]
 
 
-def _expand(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], size: int,
+def _expand(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any], size: int,
             level: int) -> Tensor:
     # out[b] = x[b] broadcast to shape
     x, = inputs
@@ -312,7 +314,7 @@ def _expand(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], s
     return Batched(cls.apply(_padded(x, len(shape), level), shape=(size, *shape)), level)
 
 
-def _getitem(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], size: int,
+def _getitem(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any], size: int,
              level: int) -> Tensor:
     # out[b] = x[b][index]: the index with a whole slice in front for the batch axis
     x, = inputs
@@ -324,7 +326,7 @@ def _getitem(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], 
     return Batched(cls.apply(x.value, index=(slice(None), *index)), level)  # type: ignore[attr-defined]
 
 
-def _cat(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], size: int,
+def _cat(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any], size: int,
          level: int) -> Tensor:
     # out[b] = cat(x[b], y[b], …) along the same axis
     ndim = inputs[0].ndim
@@ -332,7 +334,7 @@ def _cat(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], size
     return Batched(cls.apply(*values, axis=_axis(params["axis"], ndim)), level)
 
 
-def _matmul(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], size: int,
+def _matmul(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any], size: int,
             level: int) -> Tensor:
     # out[b] = a[b] @ b[b]: vectors made matrices (numpy's rule), then a batched product
     a, b = inputs
@@ -354,7 +356,7 @@ def _unsqueezed(t: Tensor, axis: int, level: int) -> Tensor:
     return t.reshape(*shape)
 
 
-def _linear(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], size: int,
+def _linear(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any], size: int,
             level: int) -> Tensor:
     # out[b] = x[b] W[b]ᵀ + bias[b]
     x, weight, *bias = inputs
@@ -368,7 +370,7 @@ def _linear(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], s
     return Batched(z if x.ndim == 2 else z.reshape(size, *x.shape[:-1], weight.shape[0]), level)
 
 
-def _mse_loss(cls: type[Function], inputs: list[Tensor], params: dict[str, Any],
+def _mse_loss(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any],
               size: int, level: int) -> Tensor:
     # out[b] = mean((a[b] − y[b])²) (or the sum): one op for the stack of items
     prediction, target = inputs
@@ -382,14 +384,14 @@ def _mse_loss(cls: type[Function], inputs: list[Tensor], params: dict[str, Any],
     return Batched(costs, level)
 
 
-def _flip(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], size: int,
+def _flip(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any], size: int,
           level: int) -> Tensor:
     # out[b] = flip(x[b], dims)
     x, = inputs
     return Batched(cls.apply(x.value, dims=_axis(tuple(params["dims"]), x.ndim)), level)  # type: ignore[attr-defined]
 
 
-def _image(cls: type[Function], inputs: list[Tensor], params: dict[str, Any], size: int,
+def _image(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any], size: int,
            level: int) -> Tensor:
     # out[b] = conv(x[b]) (or a pool): the items' images as one batch of images
     x, *rest = inputs

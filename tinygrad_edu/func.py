@@ -398,7 +398,8 @@ def _tangent_arrays(transform: str, primals: Sequence[Any], tangents: Sequence[A
     if len(primals) != len(tangents):
         raise ValueError(f"{transform}: {len(primals)} primals need as many tangents, got "
                          f"{len(tangents)}")
-    arrays = [_array(transform, f"tangent {i}", t) for i, t in enumerate(tangents)]
+    arrays = [t.data if isinstance(t, Tensor) else _array(transform, f"tangent {i}", t)
+              for i, t in enumerate(tangents)]  # (a Tensor first: no message to format)
     for i, (a, x) in enumerate(zip(arrays, primals, strict=True)):
         if isinstance(x, Tensor) and a.shape != x.shape:
             raise ValueError(f"{transform}: tangent {i} has shape {a.shape}, its primal "
@@ -541,8 +542,8 @@ def _per_item(transform: str, func: Function_, args: Sequence[Any], positions: S
         with enable_grad():
             grads = engine.grad([costs.sum()], leaves, create_graph=True, allow_unused=True)
     else:  # nothing else to reach: a plain backward() into this call's own leaves
-        if costs.requires_grad:  # (27 µs less than grad() for the digit network at B = 32)
-            costs.sum().backward()
+        if costs.requires_grad:  # (27 µs less than grad() for the digit network at B = 32;
+            costs.backward(np.ones(costs.shape, costs.dtype))  # ∂(Σ_b C[b])/∂C[b] = 1)
         grads = tuple(x.grad for x in leaves)
     owned = _owned([_tensor_of(g, x) for g, x in zip(grads, leaves, strict=True)],
                    [x.data for x in leaves])
