@@ -113,6 +113,21 @@ def test_einsum_for_large_operands_takes_numpys_optimized_path_with_the_same_num
 
 
 # --- the function and method forms call the operators' ops ---------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows, cols", [(16, 784), (784, 16), (4, 3)])
+def test_outer_products_of_a_stack_are_each_one_product(rows, cols, dtype):
+    """The product of (B, n, 1) and (B, 1, m) — per-example weight gradients — by einsum
+    for small ones and by a BLAS product padded with a zero term for large ones: every
+    element is the single product x·y, exactly, infinities and NaNs included."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, rows, 1)).astype(dtype)
+    b = rng.standard_normal((3, 1, cols)).astype(dtype)
+    a[0, 0, 0], a[1, 1, 0], b[2, 0, 2] = np.inf, np.nan, -np.inf
+    got = ops.products._product(a, b)
+    assert got.shape == (3, rows, cols) and got.dtype == dtype
+    np.testing.assert_array_equal(got, a * b)
+
+
 def test_method_forms_record_the_same_ops_as_the_operators():
     x, y = Tensor([[1.0, 2.0]], requires_grad=True), Tensor([[3.0], [4.0]], requires_grad=True)
     recorded = {
