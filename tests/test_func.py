@@ -533,6 +533,8 @@ def test_returned_tangents_and_gradients_own_their_memory(requires_grad):
     free(*func.vjp(lambda a: a, x)[1](v))  # Jᵀu = u
     free(*func.vjp(lambda a, b: a + b, x, y)[1](v))  # add: one gradient for both
     free(*func.grad(lambda a, b: (a + b).sum(), argnums=(0, 1))(x, y))
+    free(*func.vmap(func.grad(lambda a, b: (a + b).sum(), argnums=(0, 1)))(x, y))  # per item
+    free(func.vmap(func.grad(lambda a, b: (a * b).sum()), in_dims=(None, 0))(x[0], y))
 
 
 # ----------------------------------------------------------------------------------------

@@ -541,12 +541,14 @@ def _per_item(transform: str, func: Function_, args: Sequence[Any], positions: S
     if differentiable:  # the gradients stay functions of the captured weights
         with enable_grad():
             grads = engine.grad([costs.sum()], leaves, create_graph=True, allow_unused=True)
-    else:  # nothing else to reach: a plain backward() into this call's own leaves
-        if costs.requires_grad:  # (27 µs less than grad() for the digit network at B = 32;
-            costs.backward(np.ones(costs.shape, costs.dtype))  # ∂(Σ_b C[b])/∂C[b] = 1)
-        grads = tuple(x.grad for x in leaves)
-    owned = _owned([_tensor_of(g, x) for g, x in zip(grads, leaves, strict=True)],
-                   [x.data for x in leaves])
+        owned = _owned([_tensor_of(g, x) for g, x in zip(grads, leaves, strict=True)],
+                       [x.data for x in leaves])
+    else:  # nothing else to reach: a plain backward() into this call's own leaves, whose
+        # .grad it gives memory of their own, as always (35 µs less than grad() and _owned
+        # for the digit network at B = 32)
+        if costs.requires_grad:  # seeded with ones: ∂(Σ_b C[b])/∂C[b] = 1
+            costs.backward(np.ones(costs.shape, costs.dtype))
+        owned = [_tensor_of(x.grad, x) for x in leaves]
     gradients = [batching.Batched(g, level) for g in owned]
     if not differentiable:
         result = batching.Batched(costs.detach(), level)
