@@ -269,6 +269,112 @@ def test_the_lenet_replays_bit_for_bit_over_100_steps():
     assert all(np.array_equal(eager[k], replayed[k]) for k in eager)
 
 
+IMAGE_CASES = {  # name → (convolution's options, pooling's options, batch)
+    "lenet-like": (dict(padding=1), dict(kernel_size=2), 3),  # (pools tile the image)
+    "no-padding-overlapping-pools": (dict(), dict(kernel_size=3, stride=2), 2),
+    "stride-dilation-no-bias": (dict(stride=2, dilation=2, padding=1, bias=False),
+                                dict(kernel_size=2, stride=1), 2),
+    "pools-leave-pixels-out": (dict(padding=1), dict(kernel_size=2, dilation=2), 1),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(IMAGE_CASES))
+def test_convolution_and_max_pooling_kernels_give_eagers_bits(name, dtype):
+    """Conv2dOp and MaxPool2dOp replay by kernels (unfold into a buffer kept for backward,
+    the input's gradient and the pooling's masks in buffers): every number as eager's, over
+    several steps, with the input's own gradient, ties and a NaN in the pooled values."""
+    conv_options, pool_options, batch = IMAGE_CASES[name]
+    rng = np.random.default_rng(7)
+    conv = nn.Conv2d(2, 3, 3, seed=rng, dtype=dtype, **conv_options)
+    weights = list(conv.parameters())
+    forget = optim.SGD(weights, lr=0.0)
+
+    def step(x):
+        forget.zero_grad()
+        pooled = F.max_pool2d(F.relu(conv(x)), **pool_options)
+        loss = (pooled * pooled).sum()
+        loss.backward()
+        return loss, pooled
+
+    inputs = []  # (made first: requires_grad_ on a new tensor makes records record again)
+    for i in range(4):
+        values = rng.standard_normal((batch, 2, 12, 12)).astype(dtype)
+        if i == 2:
+            values[:, :, :, 4:] = 0.5  # ties: many windows with equal largest values
+        inputs.append([Tensor(values.copy(), requires_grad=True) for _ in range(2)])
+    replayed = tg.jit(step)
+    for i, (x, x_replayed) in enumerate(inputs):
+        if i == 3:  # a NaN in the pooled values (relu keeps it)
+            conv.weight.data[0, 0, 0, 0] = np.nan
+        with np.errstate(invalid="ignore"):
+            loss, pooled = step(x)
+            grads = [p.grad.data.copy() for p in weights]
+            loss_r, pooled_r = replayed(x_replayed)
+        assert same_bits(np.reshape(loss.data, 1), np.reshape(loss_r.data, 1))
+        assert same_bits(pooled.data, pooled_r.data)
+        assert same_bits(x.grad.data, x_replayed.grad.data)
+        assert all(same_bits(g, p.grad.data) for g, p in zip(grads, weights, strict=True))
+    assert len(replayed.records) == 1  # (recorded once, replayed three times)
+    source = replayed.code(x_replayed)
+    for kernel in ("Conv2dOp", "MaxPool2dOp"):  # kernels ran, not the ops' methods
+        assert f"({kernel}.forward)" in source and f"({kernel}.backward)" in source
+
+
+def test_a_broken_convolution_kernel_gives_other_numbers(monkeypatch):
+    """The exactness tests above can fail: a kernel that adds the input's gradient in
+    another order (offsets reversed) is caught."""
+    original = compiled.conv_input_gradient_into
+
+    def reversed_offsets(dz, weight, stride, padding, dilation, *buffers):
+        result = original(dz, weight, stride, padding, dilation, *buffers)
+        return result[:, :, ::-1].copy()  # (the rows swapped: wrong on purpose)
+
+    monkeypatch.setitem(compiled.NUMPY, "conv_input_gradient_into", reversed_offsets)
+    conv = nn.Conv2d(2, 3, 3, padding=1, seed=np.random.default_rng(1))
+
+    def step(x):
+        conv.zero_grad()
+        (conv(x) ** 2).sum().backward()
+
+    x = Tensor(np.random.default_rng(2).standard_normal((2, 2, 6, 6)).astype(np.float32),
+               requires_grad=True)
+    replayed = tg.jit(step)
+    replayed(x)  # records
+    expected = x.grad.data.copy()
+    x.grad = None
+    replayed(x)
+    assert not np.array_equal(expected, x.grad.data)
+
+
+def test_a_broken_max_pooling_kernel_gives_other_numbers(monkeypatch):
+    """Overlapping windows (3×3, stride 2) each add their share into a pixel; a kernel that
+    wrote instead of adding (as for windows apart) loses shares, and is caught."""
+    original = compiled.max_pool2d_backward_into
+
+    def as_if_apart(grad, out, x, kernel, stride, dilation, here, taken, product, *rest):
+        return original(grad, out, x, kernel, stride, dilation, here, taken, None, *rest)
+
+    values = np.zeros((1, 1, 5, 5), np.float32)
+    values[0, 0, 2, 2] = 1.0  # the largest value of all four windows: four shares
+
+    def step(x):
+        (F.max_pool2d(x, kernel_size=3, stride=2) * 3).sum().backward()
+
+    def pixel_gradients(x):  # the recording's (eager) and the replay's
+        replayed, seen = tg.jit(step), []
+        for _ in range(2):
+            x.grad = None
+            replayed(x)
+            seen.append(float(x.grad.data[0, 0, 2, 2]))
+        return seen
+
+    x = Tensor(values, requires_grad=True)
+    assert pixel_gradients(x) == [12, 12]  # 4 shares of 3
+    monkeypatch.setitem(compiled.NUMPY, "max_pool2d_backward_into", as_if_apart)
+    assert pixel_gradients(x) == [12, 3]  # (one share: the broken kernel ran)
+
+
 # --- buffers -----------------------------------------------------------------------------
 def deep_network(width=32, depth=12, batch=64):
     model = nn.MLP([width] * (depth + 1), seed=0, dtype=np.float64, activation="tanh")
@@ -476,7 +582,7 @@ def test_code_shows_the_function_a_replay_runs():
         train_step.code(x, y)
     train_step(x, y)
     source = train_step.code(x, y=y)
-    assert "\ndef bind(" in source and "def replay(a0, a1):" in source
+    assert "\ndef replay(a0, a1):" in source and "global " in source  # (the guards)
     assert "dot(v0, " in source and "(SigmoidOp.backward)" in source
     assert "SGD.step" in source and source.count("._grad = wrap(") == 6  # six new .grad
     compile(source, "<code>", "exec")  # it is Python
@@ -499,10 +605,10 @@ def test_nbytes_and_reset_free_the_buffers():
 
 
 def compiled_buffers(step):
-    """The buffers bound to a record's function (its closure's arrays)."""
+    """The buffers bound to a record's function (arrays among its globals)."""
     record = next(iter(step.records.values()))
-    return [cell.cell_contents for cell in record.run.__closure__
-            if isinstance(cell.cell_contents, np.ndarray) and cell.cell_contents.base is not None]
+    return [value for value in record.run.__globals__.values()
+            if isinstance(value, np.ndarray) and value.base is not None]
 
 
 def test_a_derived_value_whose_shape_follows_its_values_is_computed_or_refused():

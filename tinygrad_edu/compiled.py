@@ -36,8 +36,8 @@ from __future__ import annotations
 import itertools
 import linecache
 import math
+import operator
 import re
-import textwrap
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import ops
-from tinygrad_edu.ops import _reduced_shape
+from tinygrad_edu.ops import _reduced_shape, image
 from tinygrad_edu.optim import SGD, Optimizer
 from tinygrad_edu.tensor import Function, Tensor, _accumulate_grad, bump_together
 
@@ -142,7 +142,7 @@ class Var:
 
     @property
     def size(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
 
 class Decline(Exception):  # noqa: N818 - not an error: the op's own method runs instead
@@ -201,6 +201,13 @@ class Kernel:
         self.new_saved.append(slot)
         var = self.saved_values[name] = Var(self, slot, shape, dtype)
         return var
+
+    def private(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """An array of zeros that this step alone uses, at every call (not from the pool:
+        what the step does not write in it, as a convolution's zero border, stays 0)."""
+        memory = np.zeros(shape, dtype)
+        self.compiler.private_bytes += memory.nbytes
+        return memory
 
     def const(self, value: Any, dtype: Any = None) -> str:
         """The name of a constant: a 0-d array of `dtype`, or `value` itself (a Python
@@ -530,6 +537,179 @@ def log_softmax_backward(k: Kernel, grad: Var, out: Var, x: Var) -> None:
     k(f"{dx} = subtract({grad}, {softmax}, {dx.out})")
 
 
+@mirrors(ops.Conv2dOp.forward)
+def conv2d_forward(k: Kernel, x: Var, weight: Var, bias: Var | None = None) -> None:
+    # columns = unfold(x) (np.pad, each window copied into a column); z = W·columns; z += b
+    dtype = same_floats(x, weight, *([] if bias is None else [bias]))
+    p = k.params
+    stride, padding, dilation = p["stride"], p["padding"], p.get("dilation", image.ONE)
+    if p.get("groups", 1) != 1 or x.ndim != 4 or not x.size:
+        raise Decline  # (groups: one product per group, as eager; an empty batch: eager)
+    n, c, h, w = x.shape
+    out_channels, _, kh, kw = weight.shape
+    oh = image.conv_output_size(h, kh, stride[0], padding[0], dilation[0])
+    ow = image.conv_output_size(w, kw, stride[1], padding[1], dilation[1])
+    # the columns are kept for backward's ∂C/∂W (eager unfolds them again there, to free
+    # its largest arrays in between; here they sit in a buffer reused every step)
+    columns, z = k.saved("columns", (n, c * kh * kw, oh * ow), dtype), k.output()
+    k(f"{columns} = {columns.out}")
+    blocks = columns.out_as((n, c, kh, kw, oh, ow))  # (the columns, seen window by window)
+    if padding == (0, 0):
+        windows = f"windows({x}, {k.const((kh, kw))}, {k.const(stride)}, {k.const(dilation)})"
+    else:  # np.pad: x copied inside a zero border that no other value ever writes into
+        padded = k.private((n, c, h + 2 * padding[0], w + 2 * padding[1]), dtype)
+        inside = padded[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w]
+        k(f"copyto({k.const(inside)}, {x})  # np.pad: x inside a border of zeros")
+        windows = k.const(image._windows(padded, (kh, kw), stride, dilation))
+    k(f"copyto({blocks}, {windows}.transpose(0, 1, 4, 5, 2, 3))  # unfold")
+    k(f"{z} = matmul({weight}.reshape({out_channels}, -1), {columns}, "
+      f"{z.out_as((n, out_channels, oh * ow))})")
+    if bias is not None:
+        k(f"add({z}, {bias}.reshape(-1, 1), {z})  # add_bias")
+    k(f"{z} = {z}.reshape({k.const(z.shape)})")
+
+
+@mirrors(ops.Conv2dOp.backward)
+def conv2d_backward(k: Kernel, grad: Var, out: Var, x: Var, weight: Var,
+                    bias: Var | None = None) -> None:
+    # ∂C/∂x = fold(Wᵀ·∂C/∂z) (conv_input_gradient), ∂C/∂W = Σ_images ∂C/∂z·columnsᵀ,
+    # ∂C/∂b = Σ ∂C/∂z over images and places
+    dtype = same_floats(grad, weight)
+    needs, p = k.needs, k.params
+    n, out_channels, oh, ow = grad.shape
+    if needs[0]:
+        dx = k.output(0)
+        c, h, w = x.shape[1:]
+        kh, kw = weight.shape[2:]
+        (ph, pw) = p["padding"]
+        scratch = [k.temp(shape, dtype) for shape in (  # what conv_input_gradient makes:
+            (1, out_channels, oh * ow * n),  # dz_last
+            (1, kh * kw * c, out_channels),  # weight_last
+            (1, kh * kw * c, oh * ow * n),  # blocks
+            (c, h + 2 * ph, w + 2 * pw, n))]  # padded
+        k(f"{dx} = conv_input_gradient_into({grad}, {weight}, {k.const(p['stride'])}, "
+          f"{k.const(p['padding'])}, {k.const(p.get('dilation', image.ONE))}, "
+          f"{', '.join(s.out for s in scratch)}, {dx.out}, {k.const(x.shape)})")
+    if needs[1]:
+        columns = k.saved("columns")
+        dw, rows = k.output(1), columns.shape[1]
+        product = k.temp((n, 1, out_channels, rows), dtype)
+        k(f"{product} = matmul({grad}.reshape({n}, 1, {out_channels}, {oh * ow}), "
+          f"{columns}.reshape({n}, 1, {rows}, {oh * ow}).swapaxes(-1, -2), {product.out})")
+        k(f"{dw} = add_reduce({product}, 0, None, {dw.out_as((1, out_channels, rows))})"
+          f".reshape({k.const(weight.shape)})")
+    if bias is not None and needs[2]:
+        db = k.output(2)
+        k(f"{db} = add_reduce({grad}, {k.const((0, 2, 3))}, None, {db.out})")
+
+
+def conv_input_gradient_into(dz: np.ndarray, weight: np.ndarray, stride: image.Pair,
+                             padding: image.Pair, dilation: image.Pair, dz_last: np.ndarray,
+                             weight_last: np.ndarray, blocks: np.ndarray, padded: np.ndarray,
+                             dx: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    """image.conv_input_gradient (one group) with each array it makes written into one
+    given: the same copies and product, the same additions in the same order."""
+    n, c, h, w = shape
+    out_channels, _, kh, kw = weight.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    oh, ow = dz.shape[2:]
+    np.copyto(dz_last.reshape(out_channels, oh * ow, n),  # (1, out, places·N)
+              dz.reshape(n, out_channels, oh * ow).transpose(1, 2, 0))
+    np.copyto(weight_last.reshape(kh, kw, c, out_channels),  # (1, kH·kW·C, out)
+              weight.transpose(2, 3, 1, 0))
+    np.matmul(weight_last, dz_last, out=blocks)
+    columns = blocks.reshape(kh, kw, c, oh, ow, n)  # Wᵀ·∂C/∂z, column-wise
+    padded.fill(0)
+    for i, j in np.ndindex(kh, kw):  # offset (i, j) of every window at once
+        top, left = i * dh, j * dw
+        window = padded[:, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw]
+        np.add(window, columns[i, j], out=window)
+    inside = padded[:, ph:ph + h, pw:pw + w].transpose(3, 0, 1, 2)
+    if dx is None:
+        return np.ascontiguousarray(inside)
+    np.copyto(dx, inside)
+    return dx
+
+
+@mirrors(ops.MaxPool2dOp.forward)
+def max_pool2d_forward(k: Kernel, x: Var) -> None:
+    # the first offset's values, then a running maximum over the other kH·kW − 1 offsets
+    same_floats(x)
+    p = k.params
+    if p.get("padding", (0, 0)) != (0, 0) or p.get("ceil_mode") or x.ndim != 4:
+        raise Decline  # (−∞ padding and partial windows: the op's method)
+    out = k.output()
+    k(f"{out} = max_pool2d_into({x}, {k.const(p['kernel'])}, {k.const(p['stride'])}, "
+      f"{k.const(p.get('dilation', image.ONE))}, {out.out})")
+
+
+def max_pool2d_into(x: np.ndarray, kernel: image.Pair, stride: image.Pair, dilation: image.Pair,
+                    largest: np.ndarray | None) -> np.ndarray:
+    """MaxPool2dOp.forward (no padding), into `largest` (None: a new array)."""
+    windows = image._windows(x, kernel, stride, dilation)  # (N, C, oh, ow, kH, kW), a view
+    if largest is None:
+        largest = windows[..., 0, 0].copy()
+    else:
+        np.copyto(largest, windows[..., 0, 0])
+    for i, j in list(np.ndindex(*kernel))[1:]:
+        np.maximum(largest, windows[..., i, j], out=largest)
+    return largest
+
+
+@mirrors(ops.MaxPool2dOp.backward)
+def max_pool2d_backward(k: Kernel, grad: Var, out: Var, x: Var) -> None:
+    # each window's gradient to its first largest value (image._first_largest), 0 elsewhere
+    dtype = same_floats(grad, out, x)
+    p = k.params
+    kernel, stride, dilation = p["kernel"], p["stride"], p.get("dilation", image.ONE)
+    dx = k.output()
+    masks = [k.temp(out.shape, np.bool_) for _ in range(2)]  # here, taken
+    span = [d * (size - 1) + 1 for d, size in zip(dilation, kernel, strict=True)]
+    apart = all(s >= size for s, size in zip(stride, span, strict=True))
+    product = "None" if apart else k.temp(out.shape, dtype).out  # grad * here, if overlapping
+    tiled = dilation == image.ONE and kernel == stride and (
+        out.shape[2] * kernel[0] == x.shape[2] and out.shape[3] * kernel[1] == x.shape[3])
+    k(f"{dx} = max_pool2d_backward_into({grad}, {out}, {x}, {k.const(kernel)}, {k.const(stride)}, "
+      f"{k.const(dilation)}, {', '.join(m.out for m in masks)}, {product}, {dx.out}, "
+      f"{k.const(tiled)})")
+
+
+def max_pool2d_backward_into(grad: np.ndarray, out: np.ndarray, x: np.ndarray,
+                             kernel: image.Pair, stride: image.Pair, dilation: image.Pair,
+                             here: np.ndarray, taken: np.ndarray, product: np.ndarray | None,
+                             dx: np.ndarray | None, tiled: bool) -> np.ndarray:
+    """MaxPool2dOp.backward (no padding) with image._first_largest's masks and the
+    gradient written into given arrays. The masks are the same booleans by fewer passes:
+    `here & ~taken` is `here > taken` (one pass, not two), nothing is taken before the
+    first offset, and what is taken after the last is not read. Where the windows tile
+    the image (kernel = stride, no pixel left over) every pixel of dx is written once, so
+    eager's zeros are not needed first."""
+    windows = image._windows(x, kernel, stride, dilation)
+    has_nan = math.isnan(np.vdot(out, out))  # (a sum of squares is NaN only from a NaN)
+    if dx is None:
+        dx = np.zeros(x.shape, x.dtype)
+    elif not tiled:
+        dx.fill(0)
+    dx_windows = image._windows(dx, kernel, stride, dilation, writeable=True)
+    offsets = list(np.ndindex(*kernel))
+    for number, (i, j) in enumerate(offsets):  # offset by offset, as _first_largest does
+        np.equal(windows[..., i, j], out, out=here)  # a largest value here
+        if has_nan:
+            np.bitwise_or(here, np.isnan(windows[..., i, j]), out=here)
+        if number:
+            np.greater(here, taken, out=here)  # here &= ~taken: not found at an earlier offset
+        if number == 0:
+            np.copyto(taken, here)
+        elif number < len(offsets) - 1:
+            np.bitwise_or(taken, here, out=taken)
+        if product is None:  # windows apart (MaxPool2dOp.backward's `apart`): written
+            np.multiply(grad, here, out=dx_windows[..., i, j])
+        else:  # overlapping windows: their shares add up
+            np.multiply(grad, here, out=product)
+            np.add(dx_windows[..., i, j], product, out=dx_windows[..., i, j])
+    return dx
+
+
 # ----------------------------------------------------------------------------------------
 # Optimizers: Optimizer.step itself, with the known updates writing lr·g into scratch arrays
 # ----------------------------------------------------------------------------------------
@@ -590,7 +770,8 @@ def sgd_plain(optimizer: Optimizer, groups: Groups) -> bool:
     parameters the record saw: the same groups with the same parameters, no momentum,
     weight decay or maximize, lr a Python number. (Gradients not looked at.)"""
     # (every replay runs this: zip without strict=, whose keyword costs ~1 µs here over
-    # two zips, measured; the lengths are compared first)
+    # two zips, measured; the lengths are compared first. The parameters are compared by
+    # map(is_, ...) in C: 0.3 µs less than a Python loop over the seed network's six)
     current = optimizer.param_groups
     if len(current) != len(groups):
         return False
@@ -599,11 +780,8 @@ def sgd_plain(optimizer: Optimizer, groups: Groups) -> bool:
                 group["maximize"]) or type(group["lr"]) not in (float, int):
             return False
         now = group["params"]
-        if len(now) != len(params):
+        if len(now) != len(params) or not all(map(operator.is_, now, params)):
             return False
-        for p, q in zip(now, params):  # noqa: B905
-            if p is not q:
-                return False
     return True
 
 
@@ -637,7 +815,9 @@ NUMPY = {
     "broadcast_to": np.broadcast_to, "add_reduce": np.add.reduce,
     "maximum_reduce": np.maximum.reduce, "accumulate": _accumulate_grad,
     "optimizer_step": optimizer_step, "sgd_plain": sgd_plain, "sgd_gradients": sgd_gradients,
-    "bump_together": bump_together, "wrap": Tensor._wrap,
+    "bump_together": bump_together, "wrap": Tensor._wrap, "windows": image._windows,
+    "conv_input_gradient_into": conv_input_gradient_into, "max_pool2d_into": max_pool2d_into,
+    "max_pool2d_backward_into": max_pool2d_backward_into,
 }
 
 
@@ -709,6 +889,7 @@ class Compiler:
         self.bound: dict[str, Any] = {}  # name → object, the function's free variables
         self.bound_ids: dict[Any, str] = {}
         self.forward_params: dict[int, dict[str, Any]] = {}
+        self.private_bytes = 0  # arrays a kernel keeps for itself (Kernel.private)
         self.unstable = self._unstable_slots()
         self.plans = self._plan()
         self.fresh = self._escaping_roots()
@@ -719,7 +900,7 @@ class Compiler:
         self.storage: dict[int, np.ndarray] = {}  # slot → the array it is written into
         self.buffer_numbers: dict[int, int] = {}  # id(buffer) → its number, in order made
         self.views: dict[int, dict[tuple[int, ...], str]] = {}  # id(buffer) → shape → name
-        self.nbytes = self._assign_buffers()
+        self.nbytes = self._assign_buffers() + self.private_bytes
         source = self._source()
         self.compiled = Compiled(self._build(source), source, self.nbytes)
 
@@ -1091,17 +1272,19 @@ class Compiler:
             body.append(f"return {self._returned(outputs)}")
         else:
             body.append(f"return ({''.join(self._returned(s) + ', ' for s in outputs)})")
-        names = [*NUMPY, "shape_changed", "external_changed", *self.bound]
-        header = textwrap.wrap(", ".join(names), 88, initial_indent="def bind(",
-                               subsequent_indent="         ", break_on_hyphens=False)
-        lines = ["# bind: numpy's functions, constants (k), the tensors read (t), buffers (b),",
-                 "# calls (c), ops' own methods (f: forward, g: backward), parameters' version",
-                 "# counters (n); replay: one call",
-                 *header[:-1], f"{header[-1]}):", f"    def replay({', '.join(parameters)}):"]
+        # The names the body reads are the function's globals: a namespace of its own per
+        # record (numpy's functions, and what self.bound holds). As a closure over ~90
+        # parameters of an outer function (the first design), compiling took 0.4 ms more
+        # (measured: 0.96 against 0.53 ms for the seed network); a replay runs as fast.
+        lines = ["# Its globals, bound once for this record: numpy's functions, constants (k), "
+                 "the tensors",
+                 "# read (t), buffers (b), calls (c), ops' own methods (f: forward, g: "
+                 "backward),",
+                 "# parameters' version counters (n). One call of replay: one step.",
+                 f"def replay({', '.join(parameters)}):"]
         if guards:
-            lines.append(f"        nonlocal {', '.join(guards)}")
-        lines += [f"        {line}" for line in body]
-        lines.append("    return replay")
+            lines.append(f"    global {', '.join(guards)}")
+        lines += [f"    {line}" for line in body]
         return "\n".join(lines) + "\n"
 
     def _gradient_owners(self) -> dict[int, int]:
@@ -1179,13 +1362,12 @@ class Compiler:
         return views[shape]
 
     def _build(self, source: str) -> Callable[..., Any]:
-        namespace: dict[str, Any] = {}
+        namespace: dict[str, Any] = {**NUMPY, "shape_changed": _shape_changed,
+                                     "external_changed": _external_changed, **self.bound}
         filename = f"<tg.jit {self.record.name} {next(_numbers)}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         exec(compile(source, filename, "exec"), namespace)  # (tracebacks show its lines)
-        values = {**NUMPY, "shape_changed": _shape_changed,
-                  "external_changed": _external_changed, **self.bound}
-        function = namespace["bind"](**values)
+        function = namespace.pop("replay")  # (the namespace keeps no reference back to it)
         weakref.finalize(function, linecache.cache.pop, filename, None)  # (with the record)
         return function
 
@@ -1239,7 +1421,7 @@ def _plain(value: Any) -> bool:
 
 def _shaped(memory: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """The first elements of a flat buffer, seen in `shape` (contiguous, as out= needs)."""
-    return memory[:int(np.prod(shape, dtype=np.int64))].reshape(shape)
+    return memory[:math.prod(shape)].reshape(shape)
 
 
 class Pool:
@@ -1253,7 +1435,7 @@ class Pool:
 
     def take(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         """A flat buffer of `dtype` with room for `shape`."""
-        size = max(int(np.prod(shape, dtype=np.int64)), 1)
+        size = max(math.prod(shape), 1)  # (math.prod: np.prod costs 7 µs a call)
         for i in range(len(self.free) - 1, -1, -1):
             memory = self.free[i]
             if memory.dtype == dtype and size <= memory.size <= 4 * size:

@@ -147,24 +147,12 @@ def _signature(args: tuple) -> tuple:
     """What a record depends on besides the model: each argument's shape, dtype and
     requires_grad (other arguments by value), which Tensors are passed twice, grad mode."""
     key: list[Any] = [_GradMode.enabled]
-    for position, a in enumerate(args):
+    for a in args:  # (no enumerate: every call runs this; the position is for errors only)
         if type(a) is Tensor or isinstance(a, Tensor):  # (`type(a) is`: the fast test first)
             data = a.data
             key.append((data.shape, data.dtype, a.requires_grad))
-        elif isinstance(a, np.ndarray):
-            raise TypeError("jit: pass arrays as Tensor(array): a plain array would be "
-                            "frozen into the record")
-        elif isinstance(a, (list, tuple, dict, set)):
-            raise TypeError(f"jit: argument {position} is a {type(a).__name__}; a replay reads "
-                            "Tensors passed as arguments of their own: pass them one by one "
-                            "(step(*tensors)), or make the list inside the step")
         else:
-            try:  # a number, a string, None...: part of the key, so it must be hashable
-                hash(a)
-            except TypeError:
-                raise TypeError(f"jit: argument {position} ({type(a).__name__}) cannot key a "
-                                "record; pass Tensors, numbers or strings") from None
-            key.append(a)
+            key.append(_other_key(a, args))
     # one Tensor passed twice: a record of its own (its ops name one of them). The usual
     # step(x, y) needs one comparison; a set of ids costs 0.2 µs of a ~35 µs replay
     if len(args) > 2 or (len(args) == 2 and args[0] is args[1]):
@@ -172,6 +160,25 @@ def _signature(args: tuple) -> tuple:
         if len(set(tensors)) < len(tensors):
             key.append(tuple(tensors.index(t) for t in tensors))
     return tuple(key)
+
+
+def _other_key(a: Any, args: tuple) -> Any:
+    """What an argument that is not a Tensor adds to the key: itself (a number, a string,
+    None...), or an error saying what to pass instead."""
+    position = next(i for i, b in enumerate(args) if b is a)
+    if isinstance(a, np.ndarray):
+        raise TypeError("jit: pass arrays as Tensor(array): a plain array would be "
+                        "frozen into the record")
+    if isinstance(a, (list, tuple, dict, set)):
+        raise TypeError(f"jit: argument {position} is a {type(a).__name__}; a replay reads "
+                        "Tensors passed as arguments of their own: pass them one by one "
+                        "(step(*tensors)), or make the list inside the step")
+    try:  # a number, a string, None...: part of the key, so it must be hashable
+        hash(a)
+    except TypeError:
+        raise TypeError(f"jit: argument {position} ({type(a).__name__}) cannot key a "
+                        "record; pass Tensors, numbers or strings") from None
+    return a
 
 
 class Record:
@@ -366,7 +373,7 @@ class Record:
             self.values[slot] = value
             self.steps.append(Step(ADD, [total, share], [slot]))
             total = slot
-        if not np.array_equal(value, grad):  # a safety net: should never fire
+        if not np.array_equal(value, grad, equal_nan=True):  # a safety net: never fires
             raise RuntimeError("jit: could not reproduce backward's order of additions")
         return total
 
