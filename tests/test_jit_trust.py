@@ -119,6 +119,37 @@ class SlowSquare(tg.Function):
         return 2 * self.x * grad
 
 
+def test_a_new_input_that_requires_grad_each_call_replays_instead_of_recording_again():
+    """Input gradients (saliency, adversarial steps) pass a new leaf each call: a tensor made
+    after the record cannot be in it, so its requires_grad makes no record stale. Freezing
+    a tensor the record reads still does (a test below), and a leaf made inside a recording
+    counts as a change too."""
+    layer = nn.Linear(3, 2, seed=np.random.default_rng(0))
+
+    def step(x):
+        (layer(x) ** 2).sum().backward()
+
+    replayed = tg.jit(step)
+    rng = np.random.default_rng(1)
+    for call in range(4):
+        values = rng.standard_normal((5, 3)).astype(np.float32)
+        x, x_eager = Tensor(values, requires_grad=True), Tensor(values, requires_grad=True)
+        replayed(x)
+        if call == 0:
+            first_record = next(iter(replayed.records.values()))
+        layer.zero_grad()
+        step(x_eager)
+        layer.zero_grad()
+        np.testing.assert_array_equal(x.grad.data, x_eager.grad.data)
+    assert next(iter(replayed.records.values())) is first_record  # recorded once
+
+    made_inside = tg.jit(lambda x: (x * Tensor(np.ones(3), requires_grad=True)).sum())
+    made_inside(Tensor(np.ones(3)))
+    record = next(iter(made_inside.records.values()))
+    made_inside(Tensor(np.ones(3)))
+    assert next(iter(made_inside.records.values())) is not record  # (as before: records again)
+
+
 def test_two_threads_replaying_one_step_each_get_their_own_gradients():
     """Replays share op objects (what forward saved for backward): one call at a time."""
 
@@ -130,7 +161,7 @@ def test_two_threads_replaying_one_step_each_get_their_own_gradients():
     replayed = tg.jit(step)
     wrong = []
 
-    rng = np.random.default_rng(0)  # (made before: a new requires_grad tensor re-records)
+    rng = np.random.default_rng(0)
     xs = {seed: [Tensor(rng.standard_normal(3), requires_grad=True) for _ in range(10)]
           for seed in (1, 2, 3)}
     replayed(Tensor(np.ones(3), requires_grad=True))
