@@ -297,7 +297,7 @@ def test_convolution_and_max_pooling_kernels_give_eagers_bits(name, dtype):
         loss.backward()
         return loss, pooled
 
-    inputs = []
+    inputs = []  # (made first: requires_grad_ on a new tensor makes records record again)
     for i in range(4):
         values = rng.standard_normal((batch, 2, 12, 12)).astype(dtype)
         if i == 2:

@@ -119,35 +119,51 @@ class SlowSquare(tg.Function):
         return 2 * self.x * grad
 
 
-def test_a_new_input_that_requires_grad_each_call_replays_instead_of_recording_again():
-    """Input gradients (saliency, adversarial steps) pass a new leaf each call: a tensor made
-    after the record cannot be in it, so its requires_grad makes no record stale. Freezing
-    a tensor the record reads still does (a test below), and a leaf made inside a recording
-    counts as a change too."""
+def test_a_weight_rebound_each_call_by_requires_grad_gives_eagers_numbers():
+    """The micrograd way of training, W = (W − lr·∇W).detach().requires_grad_(), rebinds a
+    name the step reads to a new tensor each call. A replay reads the tensor it recorded, so
+    any requires_grad_ makes records stale, even of a tensor made after every record (a
+    replay of the old W here gave the first call's loss again)."""
+    def losses(run_step_through):
+        state = {"W": Tensor(np.ones(3), requires_grad=True)}
+        x = Tensor(np.array([1.0, 2.0, 3.0]))
+
+        def step(x):
+            loss = ((state["W"] * x).sum()) ** 2
+            loss.backward()
+            return loss
+
+        run, seen = run_step_through(step), []
+        for _ in range(4):
+            seen.append(float(run(x).data))
+            w = state["W"]
+            state["W"] = (w - 0.01 * w.grad).detach().requires_grad_()
+        return seen
+
+    eager = losses(lambda step: step)
+    assert eager[0] > eager[1] > eager[2] > eager[3]
+    assert losses(tg.jit) == eager
+
+
+def test_input_gradients_with_one_input_tensor_written_each_call_replay_once():
+    """What docs/replay.md tells for input gradients: one input that requires grad, each
+    batch written into it, gives eager's gradients from one record."""
     layer = nn.Linear(3, 2, seed=np.random.default_rng(0))
+    x, x_eager = (Tensor(np.zeros((5, 3), np.float32), requires_grad=True) for _ in range(2))
 
     def step(x):
         (layer(x) ** 2).sum().backward()
 
-    replayed = tg.jit(step)
-    rng = np.random.default_rng(1)
-    for call in range(4):
-        values = rng.standard_normal((5, 3)).astype(np.float32)
-        x, x_eager = Tensor(values, requires_grad=True), Tensor(values, requires_grad=True)
-        replayed(x)
-        if call == 0:
-            first_record = next(iter(replayed.records.values()))
-        layer.zero_grad()
-        step(x_eager)
-        layer.zero_grad()
+    replayed, records = tg.jit(step), []  # (the objects: an id could be reused)
+    for values in np.random.default_rng(1).standard_normal((3, 5, 3)).astype(np.float32):
+        for t, run in ((x, replayed), (x_eager, step)):
+            t.data[...] = values
+            t.grad = None
+            layer.zero_grad()
+            run(t)
+        records.append(next(iter(replayed.records.values())))
         np.testing.assert_array_equal(x.grad.data, x_eager.grad.data)
-    assert next(iter(replayed.records.values())) is first_record  # recorded once
-
-    made_inside = tg.jit(lambda x: (x * Tensor(np.ones(3), requires_grad=True)).sum())
-    made_inside(Tensor(np.ones(3)))
-    record = next(iter(made_inside.records.values()))
-    made_inside(Tensor(np.ones(3)))
-    assert next(iter(made_inside.records.values())) is not record  # (as before: records again)
+    assert all(r is records[0] for r in records)
 
 
 def test_two_threads_replaying_one_step_each_get_their_own_gradients():
@@ -161,7 +177,7 @@ def test_two_threads_replaying_one_step_each_get_their_own_gradients():
     replayed = tg.jit(step)
     wrong = []
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(0)  # (made before: a new requires_grad tensor re-records)
     xs = {seed: [Tensor(rng.standard_normal(3), requires_grad=True) for _ in range(10)]
           for seed in (1, 2, 3)}
     replayed(Tensor(np.ones(3), requires_grad=True))

@@ -220,13 +220,11 @@ class Record:
         self.model_changes = engine._model_changes
         self.hooks_registered = engine._hooks_registered
         Recording.active = self
-        engine.note_recording(True)
         try:
             with observing(forward=self.on_forward, backward=self.on_backward):
                 self.result = function(*args)
         finally:
             Recording.active = None
-            engine.note_recording(False)
         self.outputs = self._output_slots(self.result)
         if self.reads:
             warnings.warn(f"jit: {function.__name__} read tensor values while recording "

@@ -238,28 +238,6 @@ def note_model_change() -> None:
     _model_changes += 1
 
 
-# A tensor made after every jit recording ended is in no record, so turning its
-# requires_grad on or off makes none stale: `step(Tensor(x, requires_grad=True))` with a new
-# x each call replays instead of recording every time. While a recording runs (any thread),
-# every change counts. (Creation numbers: see `_created`.)
-_recordings_running = 0
-_recorded_until = 0  # tensors made from this creation number on are in no record
-_recordings_lock = threading.Lock()
-
-
-def note_recording(running: bool) -> None:
-    """jit tells when a recording starts (True) and ends (False)."""
-    global _recordings_running, _recorded_until
-    with _recordings_lock:
-        _recordings_running += 1 if running else -1
-        if not running:
-            _recorded_until = next(_creation_counter)
-
-
-def _may_be_recorded(t: Tensor) -> bool:
-    return bool(_recordings_running) or t._created < _recorded_until
-
-
 def note_call(call: Callable[[], Any]) -> None:
     """Tell the recording jit that `call` (an optimizer step, a zero_grad) ran here, so its
     replay calls it again at the same point. (Callers test `Recording.active` first.)"""
@@ -943,8 +921,10 @@ class Tensor:
             raise RuntimeError("requires_grad_: cannot turn it off on a non-leaf tensor; "
                                "use .detach()")
         self.requires_grad = requires_grad
-        if _may_be_recorded(self):
-            note_model_change()
+        # Every change counts, even of a tensor made after every record: the step may read
+        # it through a name rebound since (W = (W - lr * W.grad).detach().requires_grad_()),
+        # and a replay would read the old tensor, silently. (Recording again costs time.)
+        note_model_change()
         return self
 
     def retain_grad(self) -> Tensor:
