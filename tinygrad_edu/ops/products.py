@@ -74,8 +74,9 @@ def _product(a: Any, b: Any) -> Any:
     """a @ b. When the summed axis has length 1 (outer products, as per-example gradients
     are) numpy's `@` runs no BLAS: 32 outer products of 16 by 784 (float32) took 535 µs,
     74 by einsum. Padding the sum with a zero term (a column of zeros beside a, a row of
-    zeros under b) makes it a BLAS product of the same numbers (x·y + 0·0 is x·y exactly):
-    58 µs. Small ones (under ~1,000 numbers each) are cheaper by einsum."""
+    zeros under b) makes it a BLAS product of the same numbers (x·y + 0·0 is x·y, but for
+    the sign of a zero: −0 comes out +0): 58 µs. Small ones (under ~1,000 numbers each) are
+    cheaper by einsum."""
     if not (isinstance(a, np.ndarray) and a.shape[-1] == 1):
         return a @ b
     if a.shape[-2] * b.shape[-1] < 1024:  # out[..., i, j] = a[..., i, 0] · b[..., 0, j]
