@@ -55,12 +55,17 @@ class RandomnessError(RuntimeError):
             "to give each item its own numbers, or 'same' for one draw every item shares")
 
 
-@contextlib.contextmanager
-def draws(randomness: str) -> Iterator[None]:
+def draws(randomness: str) -> contextlib.AbstractContextManager[None]:
     """What a random draw does while a function runs under vmap: "error" raises
     RandomnessError; "different" and "same" draw (see `batching` for the batched call)."""
+    return _refusing(RandomnessError if randomness == "error" else None)
+
+
+@contextlib.contextmanager
+def _refusing(refusal: type[Exception] | None) -> Iterator[None]:
+    """While inside: a random draw raises `refusal` (None: draws as usual)."""
     refused = utils._randomness.refused  # (an outer vmap's refusal stays: it is stricter)
-    utils._randomness.refused = refused or (RandomnessError if randomness == "error" else None)
+    utils._randomness.refused = refused or refusal
     try:
         yield
     finally:
@@ -185,13 +190,11 @@ def batching(randomness: str) -> Iterator[int]:
     with _running_lock:
         _running += 1
         engine._set_batching(run, run_derived)
-    refused = utils._randomness.refused  # (an outer vmap's refusal stays: it is stricter)
-    utils._randomness.refused = refused or {"error": RandomnessError, "different":
-                                            NotBatchableError, "same": None}[randomness]
+    refusal = {"error": RandomnessError, "different": NotBatchableError, "same": None}
     try:
-        yield next(_levels)
+        with _refusing(refusal[randomness]):
+            yield next(_levels)
     finally:
-        utils._randomness.refused = refused
         with _running_lock:
             _running -= 1
             if _running == 0:
@@ -257,8 +260,10 @@ def _loop(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any],
 def _padded(t: Tensor, ndim: int, level: int) -> Tensor:
     """A batched t's values with ones after the batch axis, up to `ndim` item axes: then
     numpy's broadcasting (from the right) lines them up with unbatched operands."""
-    if not is_batched(t, level) or t.ndim == ndim:
-        return t.value if is_batched(t, level) else t
+    if not is_batched(t, level):
+        return t
+    if t.ndim == ndim:
+        return t.value
     return t.value.reshape(t.value.shape[0], *(1,) * (ndim - t.ndim), *t.shape)
 
 

@@ -647,14 +647,7 @@ def max_pool2d_forward(k: Kernel, x: Var) -> None:
 def max_pool2d_into(x: np.ndarray, kernel: image.Pair, stride: image.Pair, dilation: image.Pair,
                     largest: np.ndarray | None) -> np.ndarray:
     """MaxPool2dOp.forward (no padding), into `largest` (None: a new array)."""
-    windows = image._windows(x, kernel, stride, dilation)  # (N, C, oh, ow, kH, kW), a view
-    if largest is None:
-        largest = windows[..., 0, 0].copy()
-    else:
-        np.copyto(largest, windows[..., 0, 0])
-    for i, j in list(np.ndindex(*kernel))[1:]:
-        np.maximum(largest, windows[..., i, j], out=largest)
-    return largest
+    return image.window_maxima(image._windows(x, kernel, stride, dilation), largest)
 
 
 @mirrors(ops.MaxPool2dOp.backward)

@@ -773,18 +773,27 @@ def _unbatched(output: Tensor, dim: int | None, k: int, level: int, size: int) -
         whole = output.reshape(1, *output.shape).expand(size, *output.shape).clone()
     else:
         whole = output.value
-    items = whole.shape[0]
     if dim is None:
         first = whole[0]
-        if not all(np.array_equal(whole.data[b], first.data) for b in range(1, items)):
-            raise ValueError(f"vmap: out_dims is None for output {k}, but it differs "
-                             "between items; give it a batch axis (an int)")
+        if not all(np.array_equal(row, first.data) for row in whole.data[1:]):
+            raise _differs_between_items(k)
         return first
     ndim = whole.ndim - 1
+    _check_out_dim(dim, k, whole.shape[1:])
+    return whole.movedim(0, dim) if dim % (ndim + 1) else whole
+
+
+def _differs_between_items(k: int) -> ValueError:
+    return ValueError(f"vmap: out_dims is None for output {k}, but it differs between "
+                      "items; give it a batch axis (an int)")
+
+
+def _check_out_dim(dim: int, k: int, item_shape: tuple[int, ...]) -> None:
+    """Output k's batch axis fits among an item's axes (one more place than it has)."""
+    ndim = len(item_shape)
     if not -ndim - 1 <= dim <= ndim:
         raise ValueError(f"vmap: out_dims {dim} is out of range for output {k}: each item "
-                         f"has shape {whole.shape[1:]} (allowed: {-ndim - 1} to {ndim})")
-    return whole.movedim(0, dim) if dim % (ndim + 1) else whole
+                         f"has shape {item_shape} (allowed: {-ndim - 1} to {ndim})")
 
 
 def _vmap_loop(func: Function_, args: Sequence[Any], dims: Sequence[int | None], size: int,
@@ -880,11 +889,7 @@ def _join(items: list[Tensor], dim: int | None, k: int) -> Tensor:
     if dim is None:
         if any(i.shape != items[0].shape or not np.array_equal(i.data, items[0].data)
                for i in items):
-            raise ValueError(f"vmap: out_dims is None for output {k}, but it differs "
-                             "between items; give it a batch axis (an int)")
+            raise _differs_between_items(k)
         return items[0]
-    if not -items[0].ndim - 1 <= dim <= items[0].ndim:
-        raise ValueError(f"vmap: out_dims {dim} is out of range for output {k}: each item "
-                         f"has shape {items[0].shape} (allowed: {-items[0].ndim - 1} to "
-                         f"{items[0].ndim})")
+    _check_out_dim(dim, k, items[0].shape)
     return stack(items, dim=dim)

@@ -165,20 +165,25 @@ def _signature(args: tuple) -> tuple:
 def _other_key(a: Any, args: tuple) -> Any:
     """What an argument that is not a Tensor adds to the key: itself (a number, a string,
     None...), or an error saying what to pass instead."""
-    position = next(i for i, b in enumerate(args) if b is a)
     if isinstance(a, np.ndarray):
         raise TypeError("jit: pass arrays as Tensor(array): a plain array would be "
                         "frozen into the record")
     if isinstance(a, (list, tuple, dict, set)):
-        raise TypeError(f"jit: argument {position} is a {type(a).__name__}; a replay reads "
-                        "Tensors passed as arguments of their own: pass them one by one "
-                        "(step(*tensors)), or make the list inside the step")
+        raise TypeError(f"jit: argument {_position(a, args)} is a {type(a).__name__}; a "
+                        "replay reads Tensors passed as arguments of their own: pass them one "
+                        "by one (step(*tensors)), or make the list inside the step")
     try:  # a number, a string, None...: part of the key, so it must be hashable
         hash(a)
     except TypeError:
-        raise TypeError(f"jit: argument {position} ({type(a).__name__}) cannot key a "
+        raise TypeError(f"jit: argument {_position(a, args)} ({type(a).__name__}) cannot key a "
                         "record; pass Tensors, numbers or strings") from None
     return a
+
+
+def _position(a: Any, args: tuple) -> int:
+    """Where `a` is among the arguments (for an error's message only: numbers passed each
+    call pay nothing for it)."""
+    return next(i for i, b in enumerate(args) if b is a)
 
 
 class Record:

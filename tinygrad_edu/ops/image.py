@@ -288,6 +288,19 @@ def _lowest(dtype: np.dtype) -> Any:
     return -np.inf if np.issubdtype(dtype, np.floating) else np.iinfo(dtype).min
 
 
+def window_maxima(windows: np.ndarray, largest: np.ndarray | None = None) -> np.ndarray:
+    """The largest value of each window (N, C, oh, ow, kH, kW): the first offset's values,
+    then a running maximum over the others; into `largest` when given (a jit replay's
+    buffer), else a new array."""
+    if largest is None:
+        largest = windows[..., 0, 0].copy()
+    else:
+        np.copyto(largest, windows[..., 0, 0])
+    for i, j in list(np.ndindex(*windows.shape[-2:]))[1:]:
+        np.maximum(largest, windows[..., i, j], out=largest)
+    return largest
+
+
 def _first_largest(windows: np.ndarray, largest: np.ndarray) -> list[tuple[Pair, np.ndarray]]:
     """For each kernel offset (i, j), which windows have their first largest value there
     (row by row): one bool per window. (A window with several NaNs: the first; PyTorch
@@ -319,11 +332,7 @@ class MaxPool2dOp(Function):
         self.before, self.after = ((padding, padding) if padding == (0, 0) and not ceil_mode
                                    else _pool_padding(x.shape, kernel, stride, padding,
                                                       dilation, ceil_mode))
-        windows = self._windows(x)  # (N, C, oh, ow, kH, kW), a view
-        largest = windows[..., 0, 0].copy()
-        for i, j in list(np.ndindex(*kernel))[1:]:
-            np.maximum(largest, windows[..., i, j], out=largest)
-        return largest
+        return window_maxima(self._windows(x))  # (windows: (N, C, oh, ow, kH, kW), a view)
 
     # ∂max/∂x = 1 at each window's largest value (the first one where several are equal,
     # as PyTorch), 0 elsewhere. Offset by offset, the windows whose largest value sits at
