@@ -359,6 +359,28 @@ def test_hvp_at_once_equals_jvp_of_grad_and_stays_differentiable_in_captured_wei
     close(zero, np.zeros(args[0].shape), 0, 0)
 
 
+def test_hvp_of_a_primal_that_requires_grad_stays_differentiable_in_it():
+    # a primal that requires grad (and hvp inside another transform) takes the composed
+    # path, jvp of grad_and_value: H·v is then a function of x that backward() reaches,
+    # with the third derivatives jvp(grad(f)) gives, and the value f(x)
+    args = layer_args()
+    v = rand(*args[0].shape, seed=9)
+    f = lambda t: cost(t, args[1], args[2])  # noqa: E731
+    x = Tensor(args[0].data.copy(), requires_grad=True)
+    value, hv = func.hvp(f, x, v)
+    assert hv.requires_grad
+    x_ref = Tensor(args[0].data.copy(), requires_grad=True)
+    _, reference = func.jvp(func.grad(f), (x_ref,), (v,))
+    close(hv, reference, 1e-12, 1e-14)
+    close(value, f(args[0]), 0, 0)
+    hv.sum().backward()
+    reference.sum().backward()
+    close(x.grad, x_ref.grad, 1e-10, 1e-12)
+    # inside another transform: the Jacobian of H·v by x is the third derivative along v
+    third = func.jacrev(lambda t: func.hvp(f, t, v)[1])(args[0])
+    close(third.sum(axis=(0, 1)), x_ref.grad, 1e-10, 1e-12)
+
+
 def test_grad_of_grad_and_vmap_of_jacrev():
     # d/dx (d/dx Σ x³) summed = 6x
     x = rand(3)

@@ -193,6 +193,33 @@ def test_vmap_of_grad_gives_per_example_gradients_in_one_pass(natively, dtype):
                                        else 1e-12, atol=1e-7)
 
 
+def test_vmap_of_grad_takes_the_gradients_directly_with_the_general_paths_numbers(
+        natively, monkeypatch):
+    """vmap(grad(f)) with the batch axis first calls _per_item itself, skipping grad's
+    function: the same numbers, bit for bit, as grad called inside vmap (the general
+    path), and out_dims elsewhere goes the general way."""
+    params, x, y = seed_network()
+    argnums = tuple(range(len(params)))
+    dims = (None,) * len(params) + (0, 0)
+    taken = []
+    direct_path = func._gradients_at_once
+    monkeypatch.setattr(func, "_gradients_at_once",
+                        lambda *a: taken.append(1) or direct_path(*a))
+    direct = func.vmap(func.grad(seed_network_cost, argnums), in_dims=dims)(*params, x, y)
+    assert taken == [1]
+    inner = func.grad(seed_network_cost, argnums)
+    general = func.vmap(lambda *a: inner(*a), in_dims=dims)(*params, x, y)
+    moved = func.vmap(inner, in_dims=dims, out_dims=1)(*params, x, y)
+    assert taken == [1]
+    for d, g, m in zip(direct, general, moved, strict=True):
+        np.testing.assert_array_equal(d.data, g.data)
+        np.testing.assert_array_equal(np.moveaxis(d.data, 0, 1), m.data)
+        assert not d.requires_grad
+    one = func.vmap(func.grad(seed_network_cost, 4), in_dims=dims)(*params, x, y)  # an int
+    np.testing.assert_allclose(one.data, direct[4].data, rtol=1e-12)  # (the other layers
+    # then share one weight: another product, rounded its own way)
+
+
 def test_per_example_gradients_of_a_shared_weight_in_any_memory_order(natively):
     """An unbatched weight becomes B rows over its one memory (contiguous or not, read-only
     or not): each item's gradient is its own, and the weight is left as it was."""

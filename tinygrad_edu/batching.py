@@ -80,23 +80,37 @@ class Batched(Tensor):
     """A tensor inside vmap: `value` holds the items along its first axis (of size
     `batch_size`); `shape`, `ndim`, `dtype` describe one item, as the function expects.
 
-    `.data` is an `_ItemValues`, made once with the tensor: one item's shape and dtype,
-    which Tensor's own `shape`, `ndim` and `dtype` read (every op inside vmap asks for
-    them, some several times), while reading the numbers raises NotBatchableError."""
+    They are fields, set once when the tensor is made (every op inside vmap looks at
+    them, some several times: a field is read without a call); `.data` gives only the
+    item's shape and dtype, and reading the numbers raises NotBatchableError."""
 
-    __slots__ = ("batch_size", "level", "value")
+    __slots__ = ("_item", "batch_size", "dtype", "level", "ndim", "shape", "value")
     value: Tensor  # every item's values, the batch axis first
     level: int  # which vmap made it (vmap inside vmap: the inner one has the higher level)
     batch_size: int  # how many items: the length of the values' first axis
+    shape: tuple[int, ...]  # type: ignore[assignment]  # one item's (Tensor's are properties)
+    ndim: int  # type: ignore[assignment]
+    dtype: np.dtype  # type: ignore[assignment]
+    _item: _ItemValues | None  # what .data gives, once asked
 
     def __init__(self, value: Tensor, level: int) -> None:  # (no Tensor.__init__)
         self.value, self.level = value, level
-        shape = value.data.shape  # (for a Batched value, an outer vmap's item shape)
-        self.batch_size = shape[0]
-        self.data = _ItemValues(shape[1:], value.data.dtype)  # type: ignore[assignment]
-        self._grad = self._ctx = self._hooks = self._versions = self.name = None
+        values = value.data  # (for a Batched value: an outer vmap's item description)
+        shape = values.shape
+        self.batch_size, self.shape, self.ndim, self.dtype = (
+            shape[0], shape[1:], len(shape) - 1, values.dtype)
+        self._grad = self._ctx = self._hooks = self._versions = self.name = self._item = None
         self._retains_grad = False
         self._created = next(engine._creation_counter)
+
+    @property
+    def data(self) -> Any:  # type: ignore[override]
+        """One item's shape and dtype (code may look at them); reading the numbers raises
+        NotBatchableError, and vmap runs the function once per item instead. (Made at the
+        first look: many batched tensors are never asked.)"""
+        if self._item is None:
+            self._item = _ItemValues(self.shape, self.dtype)
+        return self._item
 
     @property
     def requires_grad(self) -> bool:  # type: ignore[override]
@@ -125,7 +139,7 @@ class Batched(Tensor):
 
 
 class _ItemValues:
-    """What `.data` of a Batched tensor is: the shape and dtype of one item (code that
+    """What `.data` of a Batched tensor gives: the shape and dtype of one item (code that
     looks at them runs as usual); anything that reads numbers raises NotBatchableError."""
 
     __slots__ = ("dtype", "ndim", "shape")
@@ -232,7 +246,7 @@ def is_batched(t: Any, level: int) -> TypeGuard[Batched]:
 
 def _whole(t: Tensor, size: int, level: int) -> Tensor:
     """t with the batch axis in front: its values, or an unbatched t repeated size times."""
-    if is_batched(t, level):
+    if type(t) is Batched and t.level == level:  # (is_batched, written out: a hot path)
         return t.value
     return ops.Expand.apply(t.reshape(1, *t.shape), shape=(size, *t.shape))
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib
 import operator
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -81,7 +82,7 @@ def push_tangents(outputs: Sequence[Tensor], inputs: Sequence[Tensor],
         else:
             moved = fn.jvp(given, out.data, *fn.arrays)
         if moved is not None:
-            if moved.shape != out.shape:
+            if moved.shape != out.data.shape:
                 raise RuntimeError(f"{fn.name}.jvp returned a tangent of shape {moved.shape} "
                                    f"for an output of shape {out.shape}")
             tangent[id(out)] = moved
@@ -486,47 +487,63 @@ def grad(func: Function_, argnums: Argnums = 0, has_aux: bool = False) -> Functi
     """The function that gives ∂func/∂argument for `argnums` (an int: one gradient; a
     tuple: a tuple of them), func returning a one-element Tensor (a cost), as
     `torch.func.grad`. With has_aux=True func returns (cost, aux): (gradient, aux)."""
-    with_value = _grad_and_value("grad", func, argnums, has_aux)
-
-    def gradient(*args: Any) -> Any:
-        gradients, value = with_value(*args)
-        return (gradients, value[1]) if has_aux else gradients
-
-    return gradient
+    return _grad_and_value("grad", func, argnums, has_aux, with_value=False)
 
 
 def grad_and_value(func: Function_, argnums: Argnums = 0, has_aux: bool = False) -> Function_:
     """Like `grad`, returning (gradient, value): value is (output, aux) with has_aux."""
-    return _grad_and_value("grad_and_value", func, argnums, has_aux)
+    return _grad_and_value("grad_and_value", func, argnums, has_aux, with_value=True)
 
 
-def _grad_and_value(transform: str, func: Function_, argnums: Argnums,
-                    has_aux: bool) -> Function_:
+def _grad_and_value(transform: str, func: Function_, argnums: Argnums, has_aux: bool,
+                    with_value: bool) -> Function_:
     _check_callable(transform, func)
     _check_argnums(transform, argnums)
 
-    def gradient_and_value(*args: Any) -> tuple[Any, Any]:
+    def gradient(*args: Any) -> Any:
         positions = _positions(transform, argnums, len(args))
-        if engine._batch_rules is not None:  # inside vmap: vmap(grad(f)), at once
-            level, size = batching.level_of(args)
-            if level:
-                return _per_item(transform, func, args, positions, argnums, has_aux, level,
-                                 size)
-        recorded = _Recorded(transform, func, args, positions, has_aux)
-        _check_cost(transform, recorded.outputs)
-        output = recorded.outputs[0]
-        gradients = _pull_back(recorded, [np.ones(output.shape, output.dtype)],
-                               recorded.differentiable)
-        gradients = _owned(gradients, recorded.given)
-        value = recorded.returned()[0]
-        return _by_argnums(argnums, gradients), ((value, recorded.aux) if has_aux else value)
+        level, size = (0, 0) if engine._batch_rules is None else batching.level_of(args)
+        if level:  # inside vmap: every item at once, each result batched
+            items, costs, aux = _per_item(transform, func, args, positions, has_aux, level,
+                                          size)
+            gradients: list[Tensor] = [batching.Batched(g, level) for g in items]
+            value: Tensor = batching.Batched(costs, level)
+        else:
+            gradients, value, aux = _gradient(transform, func, args, positions, has_aux)
+        if with_value:
+            return _by_argnums(argnums, gradients), ((value, aux) if has_aux else value)
+        return (_by_argnums(argnums, gradients), aux) if has_aux else _by_argnums(
+            argnums, gradients)
 
-    return gradient_and_value
+    if not (has_aux or with_value):  # vmap(grad(f)) can take every item's gradients itself
+        _GRADIENTS[gradient] = (transform, func, argnums)
+    return gradient
+
+
+# The functions grad() made (without aux): what vmap needs to take their per-example
+# gradients without going through them, and without wrapping and unwrapping each result
+# (func, argnums; forgotten with the function).
+_GRADIENTS: weakref.WeakKeyDictionary[Function_, tuple[str, Function_, Argnums]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _gradient(transform: str, func: Function_, args: Sequence[Any], positions: Sequence[int],
+              has_aux: bool) -> tuple[list[Tensor], Tensor, Any]:
+    """(∂func/∂argument for each position, func's value, aux): one backward pass."""
+    recorded = _Recorded(transform, func, args, positions, has_aux)
+    _check_cost(transform, recorded.outputs)
+    output = recorded.outputs[0]
+    gradients = _pull_back(recorded, [np.ones(output.shape, output.dtype)],
+                           recorded.differentiable)
+    return (_owned(gradients, recorded.given), recorded.returned()[0],
+            recorded.aux if has_aux else None)
 
 
 def _per_item(transform: str, func: Function_, args: Sequence[Any], positions: Sequence[int],
-              argnums: Argnums, has_aux: bool, level: int, size: int) -> tuple[Any, Any]:
-    """grad inside vmap: every item's gradient in one backward pass.
+              has_aux: bool, level: int, size: int) -> tuple[list[Tensor], Tensor, Any]:
+    """grad inside vmap: every item's gradient in one backward pass. Gives the gradients
+    (one Tensor per position, the items along its first axis), the costs (one per item)
+    and aux.
 
     Each argument differentiated by becomes a leaf with one row per item (an unbatched
     argument is repeated, without copying its memory). func's cost is one number per
@@ -537,15 +554,15 @@ def _per_item(transform: str, func: Function_, args: Sequence[Any], positions: S
         raise batching.NotBatchableError(f"{transform} inside another transform inside vmap")
     grad_enabled = is_grad_enabled()
     call, leaves = list(args), []
-    for i in positions:
+    for i in positions:  # (the hot path of per-example gradients: checks written out)
         given = args[i]
-        _check_differentiable(transform, i, given)
+        if not (isinstance(given, Tensor) and given.dtype.kind == "f"):
+            _check_differentiable(transform, i, given)  # (raises, saying why)
         if grad_enabled and given.requires_grad:  # differentiated again: one item at a time
             raise batching.NotBatchableError(f"{transform} of a tensor that requires grad "
                                              "inside vmap")
-        rows = (given.value.data if batching.is_batched(given, level)
-                else _repeated(given.data, size))
-        leaf = _variable(rows)
+        batched = type(given) is batching.Batched and given.level == level
+        leaf = _variable(given.value.data if batched else _repeated(given.data, size))
         leaves.append(leaf)
         call[i] = batching.Batched(leaf, level)
     with _inside_a_transform:
@@ -557,9 +574,8 @@ def _per_item(transform: str, func: Function_, args: Sequence[Any], positions: S
         raise batching.NotBatchableError(f"{transform}: the cost is not batched by this vmap")
     _check_cost(transform, [result])
     costs = result.value
-    differentiable = is_grad_enabled() and _walk([costs], leaves)[1]  # (captured weights)
-    if differentiable:  # the gradients stay functions of the captured weights
-        with enable_grad():
+    if grad_enabled and _walk([costs], leaves)[1]:  # captured weights that require grad:
+        with enable_grad():  # the gradients stay functions of them
             grads = engine.grad([costs.sum()], leaves, create_graph=True, allow_unused=True)
         owned = _owned([_tensor_of(g, x) for g, x in zip(grads, leaves, strict=True)],
                        [x.data for x in leaves])
@@ -569,11 +585,9 @@ def _per_item(transform: str, func: Function_, args: Sequence[Any], positions: S
         if costs.requires_grad:  # seeded with ones: ∂(Σ_b C[b])/∂C[b] = 1
             costs.backward(np.ones(costs.shape, costs.dtype))
         owned = [_tensor_of(x._grad, x) for x in leaves]
-    gradients = [batching.Batched(g, level) for g in owned]
-    if not differentiable:  # (costs is ours: its values need no graph and no link to it)
-        result = batching.Batched(Tensor._wrap(costs.data), level)
-        aux = _detached(aux)
-    return _by_argnums(argnums, gradients), ((result, aux) if has_aux else result)
+        costs = Tensor._wrap(costs.data)  # (costs is ours: its values need no graph and
+        aux = _detached(aux)  # no link to it)
+    return owned, costs, aux
 
 
 def _repeated(values: np.ndarray, size: int) -> np.ndarray:
@@ -691,7 +705,8 @@ def hvp(func: Function_, primals: Tensor | Sequence[Tensor],
             isinstance(t, Tensor) and t.requires_grad for t in (*primals_, *tangents_))):
         value, product = _hvp_at_once(func, primals_, tangents_)
     else:  # inside a transform, or differentiated again: jvp of grad, kept apart (_Input)
-        gradient = _grad_and_value("hvp", func, tuple(range(len(primals_))), False)
+        gradient = _grad_and_value("hvp", func, tuple(range(len(primals_))), False,
+                                   with_value=True)
         # func runs once: the gradients are jvp's outputs, the cost comes back as its aux
         _, product, value = _jvp("hvp", gradient, primals_, tangents_, has_aux=True)
     return value, (product[0] if one else product)
@@ -760,11 +775,15 @@ def vmap(func: Function_, in_dims: Any = 0, out_dims: Any = 0,
         raise ValueError(f"vmap: randomness must be one of {', '.join(map(repr, RANDOMNESS))}, "
                          f"got {randomness!r}")
 
+    gradients = _GRADIENTS.get(func) if type(out_dims) is int and out_dims == 0 else None
+
     def mapped(*args: Any, **kwargs: Any) -> Any:
         dims = _in_dims(in_dims, args)
         size = _batch_size(args, dims)
         if engine.Recording.active is None:  # (a jit recording: the loop's ops, each noted)
             try:
+                if gradients is not None and not kwargs:  # vmap(grad(f)): the same, directly
+                    return _gradients_at_once(gradients, args, dims, size, randomness)
                 return _vmap_at_once(func, args, dims, size, out_dims, kwargs, randomness)
             except Exception:  # NotBatchableError, or an error the loop will say per item
                 pass
@@ -778,13 +797,30 @@ def _vmap_at_once(func: Function_, args: Sequence[Any], dims: Sequence[int | Non
                   out_dims: Any, kwargs: dict[str, Any], randomness: str) -> Any:
     """func called once, on Batched tensors: each op runs its batching rule."""
     with batching.Batching(randomness) as level:
-        batched = [a if d is None else batching.Batched(a if d == 0 else a.movedim(d, 0), level)
-                   for a, d in zip(args, dims, strict=True)]
-        result = _vmap_outputs(func(*batched, **kwargs), None)
+        result = _vmap_outputs(func(*_batched(args, dims, level), **kwargs), None)
     outputs = (result,) if isinstance(result, Tensor) else result
     outs = _out_dims(out_dims, len(outputs))
     joined = [_unbatched(o, outs[k], k, level, size) for k, o in enumerate(outputs)]
     return joined[0] if isinstance(result, Tensor) else tuple(joined)
+
+
+def _gradients_at_once(gradients: tuple[str, Function_, Argnums], args: Sequence[Any],
+                       dims: Sequence[int | None], size: int, randomness: str) -> Any:
+    """vmap(grad(f)) with the batch axis first in the results (out_dims 0): what
+    _vmap_at_once gives, without calling grad's function (every gradient would be
+    wrapped as a Batched tensor there, to be unwrapped here)."""
+    transform, func, argnums = gradients
+    positions = _positions(transform, argnums, len(args))
+    with batching.Batching(randomness) as level:
+        items, _, _ = _per_item(transform, func, _batched(args, dims, level), positions,
+                                False, level, size)
+    return _by_argnums(argnums, items)
+
+
+def _batched(args: Sequence[Any], dims: Sequence[int | None], level: int) -> list[Any]:
+    """The arguments as func sees them inside vmap: Batched, the batch axis first."""
+    return [a if d is None else batching.Batched(a if d == 0 else a.movedim(d, 0), level)
+            for a, d in zip(args, dims, strict=True)]
 
 
 def _unbatched(output: Tensor, dim: int | None, k: int, level: int, size: int) -> Tensor:

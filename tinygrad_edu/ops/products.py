@@ -159,7 +159,8 @@ class StackedLinearOp(Function):
 
     def forward(self, x, weight, bias=None):
         z = _per_item_product(x, weight.swapaxes(-1, -2))
-        return z if bias is None else z + bias[:, None, :]
+        return z if bias is None else z + bias[:, None, :]  # (a new array: z is a view
+        # of the product, and apply() would link a view's versions to its inputs')
 
     # per item, as LinearOp: ∂C/∂x = ∂C/∂z · W, ∂C/∂W = (∂C/∂z)ᵀ · x, ∂C/∂b = Σ_rows ∂C/∂z
     def backward(self, grad, out, x, weight, bias=None):
@@ -168,7 +169,10 @@ class StackedLinearOp(Function):
         dw = _product(grad.swapaxes(-1, -2), x) if needs[1] else None
         if bias is None:
             return dx, dw
-        return dx, dw, grad.sum(axis=1) if needs[2] else None
+        if not needs[2]:
+            return dx, dw, None
+        # (one row per item, as per-example gradients give: the sum is that row)
+        return dx, dw, grad[:, 0] if grad.shape[1] == 1 else grad.sum(axis=1)
 
     # dz[b] = dx[b] W[b]ᵀ + x[b] dW[b]ᵀ + db[b]
     def jvp(self, tangents, out, x, weight, bias=None):
