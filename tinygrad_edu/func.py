@@ -68,12 +68,16 @@ def push_tangents(outputs: Sequence[Tensor], inputs: Sequence[Tensor],
     the walk's result (`_walk(outputs, inputs)[0]`), when many tangents take the same path.
     """
     tangent: dict[int, Any] = {id(x): dx for x, dx in zip(inputs, tangents, strict=True)}
+    moving = tangent.get  # (the loop's hot lookups, as locals)
     latest_change = engine._latest_change  # (no rule changes anything in place)
     for out in _walk(outputs, inputs)[0] if ops is None else ops:
         fn = out._ctx
         assert fn is not None  # (_walk returns outputs of ops only)
-        given = [tangent.get(id(x)) for x in fn.inputs]
-        if all(g is None for g in given):  # nothing this op reads moves
+        given = [moving(id(x)) for x in fn.inputs]
+        for g in given:
+            if g is not None:
+                break
+        else:  # nothing this op reads moves
             continue
         if latest_change > out._created:  # an input changed in place since
             engine._check_versions(fn, out)
@@ -192,10 +196,12 @@ class _Recorded:
         _check_callable(transform, func)
         self.transform = transform
         self.args = list(args)
-        for i in argnums:  # the arguments we differentiate by: nodes of their own
+        self.inputs: list[Tensor] = []  # the arguments we differentiate by, as nodes of
+        self.given: list[np.ndarray] = []  # their own; the caller's arrays (never returned)
+        for i in argnums:
             self.args[i] = _stand_in(transform, i, args[i])
-        self.inputs = [self.args[i] for i in argnums]
-        self.given = [args[i].data for i in argnums]  # the caller's arrays (never returned)
+            self.inputs.append(self.args[i])
+            self.given.append(args[i].data)
         with _inside_a_transform:
             result = func(*self.args)
         if has_aux:
@@ -238,7 +244,8 @@ def _split_aux(transform: str, result: Any) -> tuple[Any, Any]:
 
 def _stand_in(transform: str, position: int, value: Any) -> Tensor:
     """The variable a transform differentiates by, in place of the caller's tensor."""
-    _check_differentiable(transform, position, value)
+    if not (isinstance(value, Tensor) and value.data.dtype.kind == "f"):
+        _check_differentiable(transform, position, value)  # (raises, saying why)
     if value.requires_grad and is_grad_enabled():
         return _Input.apply(value)  # in the caller's graph: the caller can differentiate again
     return _variable(value.data)
@@ -336,7 +343,7 @@ def _owned(results: Sequence[Tensor], given: Sequence[np.ndarray]) -> list[Tenso
     view of it (the tangent of the identity is the given tangent; add passes one gradient
     to both its inputs). A result that may share memory with a given array or with an
     earlier result is copied (cloned in a graph), so changing it changes nothing else."""
-    taken = {id(_memory_of(a)) for a in given}
+    taken = {id(a if a.base is None else _memory_of(a)) for a in given}
     owned: list[Tensor] = []
     for r in results:
         if id(_memory_of(r.data)) in taken:
@@ -427,10 +434,11 @@ def _tangent_arrays(transform: str, primals: Sequence[Any], tangents: Sequence[A
 def _seed(tangent: Any, values: np.ndarray, primal: Tensor, differentiable: bool) -> Any:
     """A given tangent as the pass wants it, in its primal's dtype: an array, or a Tensor
     when the pass records a graph (a tangent that requires grad stays in the caller's)."""
+    dtype = primal.data.dtype
     if differentiable and isinstance(tangent, Tensor):
-        return tangent if tangent.dtype == primal.dtype else tangent.to(primal.dtype)
-    if values.dtype != primal.dtype:
-        values = values.astype(primal.dtype)
+        return tangent if tangent.data.dtype == dtype else tangent.to(dtype)
+    if values.dtype != dtype:
+        values = values.astype(dtype)
     return Tensor._wrap(values) if differentiable else values
 
 
@@ -723,13 +731,17 @@ def _hvp_at_once(func: Function_, primals: tuple[Any, ...], tangents: tuple[Any,
     recorded = _Recorded("hvp", func, primals, range(len(primals)), False)
     _check_cost("hvp", recorded.outputs)
     output = recorded.outputs[0]
+    differentiable = recorded.differentiable  # (func captured weights that require grad)
     grads: Sequence[Any] = [None] * len(arrays)  # (a cost that does not depend on them)
-    if output.requires_grad:
+    if output.requires_grad and differentiable:  # only into the variables
         with enable_grad():
             grads = engine.grad([output], recorded.inputs, create_graph=True,
                                 allow_unused=True)
+    elif output.requires_grad:  # the variables are the only tensors to reach: a plain
+        # backward() into their .grad (they are ours), without grad()'s walk for its reach
+        output.backward(create_graph=True)
+        grads = [x._grad for x in recorded.inputs]
     gradients = [_tensor_of(g, x) for g, x in zip(grads, recorded.inputs, strict=True)]
-    differentiable = recorded.differentiable  # (func captured weights that require grad)
     seeds = [_seed(t, a, x, differentiable)
              for t, a, x in zip(tangents, arrays, recorded.inputs, strict=True)]
     moved = push_tangents(gradients, recorded.inputs, seeds, differentiable)

@@ -1380,7 +1380,8 @@ class Tensor:
     @property
     def T(self) -> Tensor:  # noqa: N802 - PyTorch's name
         """All axes reversed (the transpose of a matrix)."""
-        return self.permute(*reversed(range(self.ndim))) if self.ndim > 1 else self
+        ndim = self.data.ndim  # (valid axes by construction: permute()'s checks skipped)
+        return ops.Permute.apply(self, axes=tuple(range(ndim - 1, -1, -1))) if ndim > 1 else self
 
     def __getitem__(self, index: Any) -> Tensor:
         index = _index_arg(index)

@@ -56,13 +56,11 @@ def tangent_sum(shape: tuple[int, ...], *terms: Any) -> Any:
     """The sum of the terms of a tangent that are there (None stands for a zero term: an
     input that does not move), broadcast to the output's `shape`; None if none is there.
     Forward mode's counterpart of sum_to_shape: a broadcast input moves every copy of it."""
-    present = [t for t in terms if t is not None]
-    if not present:
-        return None
-    total = present[0]
-    for term in present[1:]:
-        total = total + term
-    return total if total.shape == shape else expand(total, shape)
+    total = None
+    for term in terms:
+        if term is not None:
+            total = term if total is None else total + term
+    return total if total is None or total.shape == shape else expand(total, shape)
 
 
 def expand(grad: Any, shape: tuple[int, ...]) -> Any:

@@ -46,7 +46,7 @@ class MatMul(Function):
 
     def forward(self, a, b):
         _matmul_shape_check("matmul", a.shape, b.shape)
-        return a @ b
+        return _dot(a, b)
 
     # for out = A B: ∂C/∂A = ∂C/∂out · Bᵀ and ∂C/∂B = Aᵀ · ∂C/∂out. A 1-D operand is
     # treated as a row (on the left) or a column (on the right) vector, as numpy does;
@@ -58,7 +58,7 @@ class MatMul(Function):
         grad2 = grad2.reshape(grad2.shape + (1,)) if b.ndim == 1 else grad2
         da = db = None
         if self.needs_input_grad[0]:
-            da = sum_to_shape(grad2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
+            da = sum_to_shape(_dot(grad2, b2.swapaxes(-1, -2)), a2.shape).reshape(a.shape)
         if self.needs_input_grad[1]:
             db = sum_to_shape(_product(a2.swapaxes(-1, -2), grad2), b2.shape).reshape(b.shape)
         return da, db
@@ -66,8 +66,8 @@ class MatMul(Function):
     # d(a @ b) = da @ b + a @ db  (the product rule; a term only for what moves)
     def jvp(self, tangents, out, a, b):
         da, db = tangents
-        return tangent_sum(out.shape, None if da is None else da @ b,
-                           None if db is None else a @ db)
+        return tangent_sum(out.shape, None if da is None else _dot(da, b),
+                           None if db is None else _dot(a, db))
 
 
 def _product(a: Any, b: Any) -> Any:
