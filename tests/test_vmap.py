@@ -202,11 +202,14 @@ def test_vmap_of_grad_takes_the_gradients_directly_with_the_general_paths_number
     argnums = tuple(range(len(params)))
     dims = (None,) * len(params) + (0, 0)
     taken = []
-    direct_path = func._gradients_at_once
+    direct_path, walk = func._gradients_at_once, func._walk
+    monkeypatch.setattr(func, "_walk", lambda *a: pytest.fail("walked the graph for captured "
+                                                              "weights, but none met the batch"))
     monkeypatch.setattr(func, "_gradients_at_once",
                         lambda *a: taken.append(1) or direct_path(*a))
     direct = func.vmap(func.grad(seed_network_cost, argnums), in_dims=dims)(*params, x, y)
     assert taken == [1]
+    monkeypatch.setattr(func, "_walk", walk)
     inner = func.grad(seed_network_cost, argnums)
     general = func.vmap(lambda *a: inner(*a), in_dims=dims)(*params, x, y)
     moved = func.vmap(inner, in_dims=dims, out_dims=1)(*params, x, y)

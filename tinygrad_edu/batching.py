@@ -195,10 +195,12 @@ class Batching:
             _running += 1
             engine._set_batching(run, run_derived)
         self.refusing.__enter__()
-        return next(_levels)
+        self.level = next(_levels)
+        return self.level
 
     def __exit__(self, *exc: object) -> None:
         global _running
+        captured.discard(self.level)
         self.refusing.__exit__()
         with _running_lock:
             _running -= 1
@@ -221,7 +223,18 @@ def run(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any]) -
     level, size = level_of(inputs)
     if level == 0:
         return None
+    if level not in captured:  # a tensor from outside that requires grad meets the batch?
+        for t in inputs:
+            if not (type(t) is Batched and t.level == level) and t.requires_grad:
+                captured.add(level)
     return RULES.get(cls, _loop)(cls, inputs, params, size, level)
+
+
+captured: set[int] = set()
+"""The levels of the vmaps running now whose ops met a tensor that requires grad and is
+not batched there (a weight the function captured, or made from one): grad inside vmap
+looks for such weights in its graph only then (their gradients must stay differentiable
+in them), and skips the walk otherwise."""
 
 
 def run_derived(compute: Callable[..., np.ndarray], sources: Sequence[Tensor]) -> Tensor | None:

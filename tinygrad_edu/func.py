@@ -582,7 +582,8 @@ def _per_item(transform: str, func: Function_, args: Sequence[Any], positions: S
         raise batching.NotBatchableError(f"{transform}: the cost is not batched by this vmap")
     _check_cost(transform, [result])
     costs = result.value
-    if grad_enabled and _walk([costs], leaves)[1]:  # captured weights that require grad:
+    if grad_enabled and level in batching.captured and _walk([costs], leaves)[1]:  # weights
+        # func captured that require grad (the walk only when an op met one):
         with enable_grad():  # the gradients stay functions of them
             grads = engine.grad([costs.sum()], leaves, create_graph=True, allow_unused=True)
         owned = _owned([_tensor_of(g, x) for g, x in zip(grads, leaves, strict=True)],
