@@ -198,10 +198,12 @@ class _Recorded:
         self.args = list(args)
         self.inputs: list[Tensor] = []  # the arguments we differentiate by, as nodes of
         self.given: list[np.ndarray] = []  # their own; the caller's arrays (never returned)
+        given_require_grad = False
         for i in argnums:
             self.args[i] = _stand_in(transform, i, args[i])
             self.inputs.append(self.args[i])
             self.given.append(args[i].data)
+            given_require_grad = given_require_grad or args[i].requires_grad
         with _inside_a_transform:
             result = func(*self.args)
         if has_aux:
@@ -210,7 +212,7 @@ class _Recorded:
         self.outputs = _outputs(transform, result)
         self._ops: list[Tensor] | None = None
         self.differentiable = is_grad_enabled() and (
-            _nesting.depth > 0 or any(args[i].requires_grad for i in argnums)
+            _nesting.depth > 0 or given_require_grad
             or self._walk()[1])  # (the walk only when the first two do not settle it)
         if has_aux and not self.differentiable:
             self.aux = _detached(self.aux)  # aux is not differentiated (torch.func's rule)

@@ -151,8 +151,8 @@ def sum_rows(grad: Any) -> Any:
     np.add.reduce goes row by row (32 rows of 16: 1.6 against 0.5 µs; 1000 rows: 17.6
     against 1.2 µs, measured). It rounds differently from np.sum (another order of the
     same additions; PyTorch's order is a third)."""
-    if isinstance(grad, Tensor):
-        return grad.sum(axis=0)
+    if isinstance(grad, Tensor):  # (the op itself: Tensor.sum's checks of the arguments
+        return Sum.apply(grad, axis=(0,))  # are for users' calls; a float sum: no dtype)
     if grad.ndim == 2 and grad.dtype in BLAS_FLOATS:
         return np.dot(ones_vector(grad.shape[0], grad.dtype), grad)
     return np.add.reduce(grad, axis=0)
@@ -204,6 +204,7 @@ from tinygrad_edu.ops.losses import *  # noqa: E402, F403
 from tinygrad_edu.ops.products import *  # noqa: E402, F403
 from tinygrad_edu.ops.recurrent import *  # noqa: E402, F403
 from tinygrad_edu.ops.reduce import *  # noqa: E402, F403
+from tinygrad_edu.ops.reduce import Sum  # noqa: E402  (sum_rows uses it)
 from tinygrad_edu.ops.select import *  # noqa: E402, F403
 from tinygrad_edu.ops.shape import *  # noqa: E402, F403
 from tinygrad_edu.ops.shape import Expand, IndexAdd  # noqa: E402  (the helpers above use them)
