@@ -52,6 +52,23 @@ def test_promotion_follows_pytorch():
     assert (ints < 1.5).tolist() == [True, True, False]
 
 
+def test_a_plain_number_takes_a_float_tensors_dtype_on_either_side():
+    # (a float tensor and a Python int or float skip the general promotion steps: the
+    # same dtype and values as the number made an array of the tensor's dtype)
+    for dtype in (np.float16, np.float32, np.float64):
+        x = Tensor(np.array([1.5, -2.0, 0.0], dtype))
+        for number in (0.5, 3, -7, 2**62 if dtype != np.float16 else 2**10, 1 / 3):
+            expected = np.array(number, dtype)
+            for result, values in ((x * number, x.data * expected),
+                                   (number - x, expected - x.data),
+                                   (x / number, x.data / expected)):
+                assert result.dtype == dtype, (dtype, number)
+                np.testing.assert_array_equal(result.data, values)
+    with pytest.raises(TypeError, match="cannot combine"):  # beyond int64: as before
+        Tensor([1.0]) * 10**30
+    assert (Tensor([1.0]) * True).dtype == np.float32  # (a bool: the general way)
+
+
 def test_promotion_matches_torch_where_installed(torch):
     cases = [(np.arange(3), 0.5), (np.arange(3, dtype=np.int32), 2), (np.array([1, 2], np.uint8),
              1 / 255), (np.array([True, False]), 3), (np.ones(2, np.float32), np.ones(2)),
