@@ -225,8 +225,9 @@ def run(cls: type[Function], inputs: Sequence[Tensor], params: dict[str, Any]) -
         return None
     if level not in captured:  # a tensor from outside that requires grad meets the batch?
         for t in inputs:
-            if not (type(t) is Batched and t.level == level) and t.requires_grad:
+            if not is_batched(t, level) and t.requires_grad:
                 captured.add(level)
+                break
     return RULES.get(cls, _loop)(cls, inputs, params, size, level)
 
 
@@ -254,12 +255,12 @@ Rule = Callable[[type[Function], Sequence[Tensor], dict[str, Any], int, int], Te
 def is_batched(t: Any, level: int) -> TypeGuard[Batched]:
     """Is t batched by the vmap of this level? (A tensor batched by an outer vmap counts
     as unbatched here: its own rules run when the ops below reach it.)"""
-    return isinstance(t, Batched) and t.level == level
+    return type(t) is Batched and t.level == level  # (nothing subclasses Batched)
 
 
 def _whole(t: Tensor, size: int, level: int) -> Tensor:
     """t with the batch axis in front: its values, or an unbatched t repeated size times."""
-    if type(t) is Batched and t.level == level:  # (is_batched, written out: a hot path)
+    if is_batched(t, level):
         return t.value
     return ops.Expand.apply(t.reshape(1, *t.shape), shape=(size, *t.shape))
 

@@ -1101,10 +1101,6 @@ class Tensor:
         `Tensor.arange(5) * 0.5` is float32 [0, 0.5, 1, …], never truncated to integers."""
         if isinstance(other, Tensor) and other.data.dtype == self.data.dtype:
             return self, other  # the common case, decided with one comparison
-        if self.data.dtype.kind == "f" and (type(other) is float or (
-                type(other) is int and -_INT64_END <= other < _INT64_END)):  # x * 0.5, 1 - x:
-            return self, Tensor._wrap(np.array(other, self.data.dtype))  # a plain number
-            # takes a float tensor's dtype (what the steps below conclude, without them)
         other_array = _operand_array(other, op)
         dtype = result_dtype(self.data, other_array, other)
         mine = self if self.data.dtype == dtype else self.to(dtype)
@@ -1905,9 +1901,6 @@ def _index_error(tensor: Tensor, err: IndexError, op: str = "getitem") -> IndexE
 # Type promotion, as PyTorch: a category (bool < integer < float) is never lost
 # ----------------------------------------------------------------------------------------
 _CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}
-
-
-_INT64_END = 2**63  # (a plain int beyond int64 goes the general way: numpy holds it otherwise)
 
 
 def _operand_array(other: Any, op: str) -> np.ndarray:
