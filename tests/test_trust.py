@@ -53,8 +53,8 @@ def test_promotion_follows_pytorch():
 
 
 def test_a_plain_number_takes_a_float_tensors_dtype_on_either_side():
-    # (a float tensor and a Python int or float skip the general promotion steps: the
-    # same dtype and values as the number made an array of the tensor's dtype)
+    # a float tensor and a Python int or float: the tensor's dtype, and the values of the
+    # number made an array of that dtype (PyTorch's rule for a plain number)
     for dtype in (np.float16, np.float32, np.float64):
         x = Tensor(np.array([1.5, -2.0, 0.0], dtype))
         for number in (0.5, 3, -7, 2**62 if dtype != np.float16 else 2**10, 1 / 3):
