@@ -610,26 +610,17 @@ def conv_input_gradient_into(dz: np.ndarray, weight: np.ndarray, stride: image.P
                              dx: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
     """image.conv_input_gradient (one group) with each array it makes written into one
     given: the same copies and product, the same additions in the same order."""
-    n, c, h, w = shape
+    n, c = shape[:2]
     out_channels, _, kh, kw = weight.shape
-    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     oh, ow = dz.shape[2:]
     np.copyto(dz_last.reshape(out_channels, oh * ow, n),  # (1, out, places·N)
               dz.reshape(n, out_channels, oh * ow).transpose(1, 2, 0))
     np.copyto(weight_last.reshape(kh, kw, c, out_channels),  # (1, kH·kW·C, out)
               weight.transpose(2, 3, 1, 0))
     np.matmul(weight_last, dz_last, out=blocks)
-    columns = blocks.reshape(kh, kw, c, oh, ow, n)  # Wᵀ·∂C/∂z, column-wise
     padded.fill(0)
-    for i, j in np.ndindex(kh, kw):  # offset (i, j) of every window at once
-        top, left = i * dh, j * dw
-        window = padded[:, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw]
-        np.add(window, columns[i, j], out=window)
-    inside = padded[:, ph:ph + h, pw:pw + w].transpose(3, 0, 1, 2)
-    if dx is None:
-        return np.ascontiguousarray(inside)
-    np.copyto(dx, inside)
-    return dx
+    return image.fold_columns(blocks.reshape(kh, kw, c, oh, ow, n),  # Wᵀ·∂C/∂z, column-wise
+                              padded, stride, padding, dilation, shape, dx)
 
 
 @mirrors(ops.MaxPool2dOp.forward)

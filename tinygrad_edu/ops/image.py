@@ -161,10 +161,28 @@ def conv_input_gradient(dz: np.ndarray, weight: np.ndarray, shape: tuple[int, ..
     else:  # the groups' channels side by side again
         blocks = blocks.transpose(1, 2, 0, 3, 4, 5, 6).reshape(kh, kw, c, oh, ow, n)
     padded = np.zeros((c, h + 2 * ph, w + 2 * pw, n), blocks.dtype)
+    return fold_columns(blocks, padded, stride, padding, dilation, shape)
+
+
+def fold_columns(blocks: np.ndarray, padded: np.ndarray, stride: Pair, padding: Pair,
+                 dilation: Pair, shape: tuple[int, ...],
+                 dx: np.ndarray | None = None) -> np.ndarray:
+    """conv_input_gradient's fold: each kernel offset's values (blocks: kH, kW, C, oH, oW,
+    N) added into the image at that offset of every window, in `padded` (zeros of shape
+    C, H + 2·pH, W + 2·pW, N); then the image without its border, as (N, C, H, W): a new
+    array, or written into `dx` (a jit replay's buffer)."""
+    h, w = shape[2:]
+    kh, kw, _, oh, ow, _ = blocks.shape
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     for i, j in np.ndindex(kh, kw):  # offset (i, j) of every window at once
         top, left = i * dh, j * dw
-        padded[:, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw] += blocks[i, j]
-    return np.ascontiguousarray(padded[:, ph:ph + h, pw:pw + w].transpose(3, 0, 1, 2))
+        window = padded[:, top:top + sh * (oh - 1) + 1:sh, left:left + sw * (ow - 1) + 1:sw]
+        np.add(window, blocks[i, j], out=window)  # (+= would also assign the slice back)
+    inside = padded[:, ph:ph + h, pw:pw + w].transpose(3, 0, 1, 2)
+    if dx is None:
+        return np.ascontiguousarray(inside)
+    np.copyto(dx, inside)
+    return dx
 
 
 class Conv2dOp(Function):
